@@ -1,0 +1,18 @@
+from rest_framework import viewsets
+
+from devices.api.filters import DeviceFilter
+from devices.api.serializers import DeviceSerializer
+from devices.selectors import device_list
+from labcore.api.pagination import cursor_pagination
+
+
+class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Instruments of the lab; ``{id}`` is the device's slug (``liquid-handler-1``)."""
+
+    serializer_class = DeviceSerializer
+    filterset_class = DeviceFilter
+    pagination_class = cursor_pagination("id")
+    lookup_value_regex = "[-a-zA-Z0-9_]+"
+
+    def get_queryset(self):
+        return device_list()

@@ -1,0 +1,140 @@
+"""Devices, the ActionType registry, bookings and the per-device priority queue."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from devices.choices import (
+    AdapterName,
+    BookingStatus,
+    DeviceKind,
+    DeviceStatus,
+    FailurePolicy,
+    Priority,
+    QueueEntryStatus,
+)
+from devices.querysets import BookingQuerySet, DeviceQuerySet, QueueEntryQuerySet
+
+
+class Device(models.Model):
+    """One instrument. Its id is a readable slug (``liquid-handler-1``) used in every API path."""
+
+    id = models.SlugField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=DeviceKind.choices, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=DeviceStatus.choices, default=DeviceStatus.AVAILABLE, db_index=True
+    )
+    adapter = models.CharField(max_length=16, choices=AdapterName.choices, default=AdapterName.MOCK)
+    endpoint = models.URLField(blank=True, help_text="Base URL of the device service (http adapter).")
+    config = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.id
+
+
+class ActionType(models.Model):
+    """A typed hardware capability (``robot.aspirate``). Registered as data, not code."""
+
+    name = models.CharField(max_length=100, unique=True)
+    device_kind = models.CharField(max_length=32, choices=DeviceKind.choices, db_index=True)
+    description = models.TextField(blank=True)
+    parameter_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema for the parameters.")
+    estimated_duration_seconds = models.FloatField(default=1.0, validators=[MinValueValidator(0)])
+    timeout_seconds = models.FloatField(default=60.0, validators=[MinValueValidator(0.001)])
+    safe_to_repeat = models.BooleanField(
+        default=False, help_text="May be dispatched again when its outcome is unknown (e.g. imaging)."
+    )
+    is_long_running = models.BooleanField(
+        default=False, help_text="Started then polled, so it never holds a worker while it runs."
+    )
+    on_failure = models.CharField(max_length=8, choices=FailurePolicy.choices, default=FailurePolicy.FAIL)
+    max_retries = models.PositiveSmallIntegerField(default=3, help_text="Only used when safe to repeat.")
+    mock_response = models.JSONField(default=dict, blank=True, help_text="Template of the mock's response.")
+    mock_latency_seconds = models.FloatField(default=0.5, validators=[MinValueValidator(0)])
+    mock_latency_jitter = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0), MaxValueValidator(1)], help_text="Fraction of the latency."
+    )
+    mock_failure_rate = models.FloatField(default=0.0, validators=[MinValueValidator(0), MaxValueValidator(1)])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Booking(models.Model):
+    """Exclusive use of one device by one workflow. At most one is active per device."""
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="bookings")
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="bookings")
+    status = models.CharField(max_length=16, choices=BookingStatus.choices, default=BookingStatus.ACTIVE)
+    booked_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    release_reason = models.CharField(max_length=200, blank=True)
+
+    objects = BookingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-booked_at", "-id"]
+        constraints = [
+            # Invariant 1: the database itself refuses a second active booking of a device.
+            models.UniqueConstraint(
+                fields=["device"], condition=Q(status=BookingStatus.ACTIVE), name="one_active_booking_per_device"
+            ),
+        ]
+        indexes = [models.Index(fields=["workflow", "status"], name="booking_workflow_status")]
+
+    def __str__(self):
+        return f"{self.device_id} <- workflow {self.workflow_id} ({self.status})"
+
+
+class QueueEntry(models.Model):
+    """A workflow waiting for a busy device, served by priority then arrival (id).
+
+    Entries that share ``request_id`` are one request for a set of devices, granted together.
+    """
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="queue_entries")
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="queue_entries")
+    request_id = models.UUIDField(db_index=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=16, choices=QueueEntryStatus.choices, default=QueueEntryStatus.WAITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QueueEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["priority", "id"]
+        verbose_name_plural = "queue entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "workflow"],
+                condition=Q(status=QueueEntryStatus.WAITING),
+                name="one_waiting_entry_per_device_and_workflow",
+            ),
+        ]
+        indexes = [
+            # The service order of a device's queue, restricted to what is still waiting.
+            models.Index(
+                fields=["device", "priority", "id"], condition=Q(status="waiting"), name="queue_waiting_order"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.device_id} queue: workflow {self.workflow_id} ({self.get_priority_display()})"

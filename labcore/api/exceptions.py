@@ -1,0 +1,73 @@
+"""The one place API errors become JSON: ``{"error", "detail", "fields"?}``.
+
+``error`` is a stable machine-readable code, ``detail`` a sentence for people, and ``fields``
+maps each offending field to its messages for validation errors.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from labcore.exceptions import ApplicationError
+
+ERROR_CODES = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+def error_body(error: str, detail: str, fields: dict | None = None) -> dict:
+    body = {"error": error, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _flatten_detail(detail) -> str:
+    if isinstance(detail, list | tuple):
+        return " ".join(_flatten_detail(item) for item in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{key}: {_flatten_detail(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.error, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: let Django log it and answer 500
+
+    code = ERROR_CODES.get(response.status_code, "error")
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            fields = {key: value for key, value in detail.items() if key != "non_field_errors"}
+            general = detail.get("non_field_errors")
+            message = _flatten_detail(general) if general else "Invalid input: " + ", ".join(fields) + "."
+            response.data = error_body(code, message, fields)
+        else:
+            response.data = error_body(code, _flatten_detail(detail))
+    else:
+        response.data = error_body(code, _flatten_detail(getattr(exc, "detail", str(exc))))
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response

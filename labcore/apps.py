@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LabcoreConfig(AppConfig):
+    name = "labcore"
+    verbose_name = "LabCore"

@@ -1,0 +1,79 @@
+"""Create (or bring back to its defined state) the demo lab. Idempotent."""
+
+import os
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from devices.models import ActionType, Device
+from labcore import demo_data
+from samples.models import Plate, Sample
+from workflows.choices import ProtocolStatus
+from workflows.models import Action, Project, Protocol, Step
+
+
+@transaction.atomic
+def demo_lab_seed() -> dict:
+    """Upsert every demo object by its natural key; returns counts of what exists."""
+    for device in demo_data.DEVICES:
+        Device.objects.update_or_create(id=device["id"], defaults=device)
+    action_types = {}
+    for spec in demo_data.ACTION_TYPES:
+        action_types[spec["name"]], _ = ActionType.objects.update_or_create(name=spec["name"], defaults=spec)
+    plates = {}
+    for plate in demo_data.PLATES:
+        plates[plate["barcode"]], _ = Plate.objects.update_or_create(barcode=plate["barcode"], defaults=plate)
+    for sample in demo_data.SAMPLES:
+        Sample.objects.update_or_create(
+            barcode=sample["barcode"], defaults={**sample, "plate": plates[sample["plate"]]}
+        )
+    protocol = _demo_protocol_seed(action_types)
+    _demo_users_seed()
+    return {
+        "devices": len(demo_data.DEVICES),
+        "action_types": len(action_types),
+        "samples": len(demo_data.SAMPLES),
+        "protocol": protocol.pk,
+    }
+
+
+def _demo_protocol_seed(action_types: dict) -> Protocol:
+    spec = demo_data.PROTOCOL
+    project, _ = Project.objects.update_or_create(name=demo_data.PROJECT["name"], defaults=demo_data.PROJECT)
+    protocol, created = Protocol.objects.get_or_create(
+        project=project,
+        name=spec["name"],
+        version_major=spec["version_major"],
+        version_minor=spec["version_minor"],
+        defaults={"description": spec["description"]},
+    )
+    if not created and protocol.is_published:
+        return protocol  # published versions are frozen; it is already as defined
+    protocol.steps.all().delete()
+    for step_position, (step_name, actions) in enumerate(spec["steps"], start=1):
+        step = Step.objects.create(protocol=protocol, position=step_position, name=step_name)
+        Action.objects.bulk_create(
+            Action(
+                step=step,
+                position=action_position,
+                action_type=action_types[type_name],
+                parameters=parameters,
+                device_id=device_id,
+            )
+            for action_position, (type_name, parameters, device_id) in enumerate(actions, start=1)
+        )
+    protocol.status = ProtocolStatus.PUBLISHED
+    protocol.published_at = timezone.now()
+    protocol.save()
+    return protocol
+
+
+def _demo_users_seed() -> None:
+    password = os.environ.get("LABCORE_DEMO_PASSWORD", "demo")
+    User = get_user_model()
+    for spec in demo_data.USERS:
+        user, created = User.objects.get_or_create(username=spec["username"], defaults=spec)
+        if created:
+            user.set_password(password)
+            user.save()

@@ -1,0 +1,207 @@
+"""Settings shared by every environment; overlays (dev, test, production) adjust them.
+
+Everything a deployment changes comes from the environment, with safe local defaults.
+"""
+
+import os
+
+import dj_database_url
+
+from labcore.services import (
+    BASE_DIR,
+    LOCAL_REDIS_URL,
+    embedded_database_url,
+    filesystem_broker_options,
+    port_answers,
+)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "labcore-insecure-local-development-key")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "labcore",
+    "accounts",
+    "devices",
+    "samples",
+    "workflows",
+    "executionlogs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "labcore.urls"
+WSGI_APPLICATION = "labcore.wsgi.application"
+ASGI_APPLICATION = "labcore.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL everywhere (psycopg 3). No SQLite path. ---------------------------
+# LABCORE_DATABASE_FALLBACK says what to do without DATABASE_URL: "embedded" (make run) or
+# "local-then-embedded" (tests: a PostgreSQL on 127.0.0.1 if it answers), or "none"
+# (production: DATABASE_URL is required).
+DATABASE_FALLBACK = os.environ.get("LABCORE_DATABASE_FALLBACK", "embedded")
+
+
+def resolve_database_url() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if DATABASE_FALLBACK == "none":
+        raise RuntimeError("DATABASE_URL is required with these settings")
+    if DATABASE_FALLBACK == "local-then-embedded" and port_answers("127.0.0.1", 5432):
+        return "postgres://postgres@127.0.0.1:5432/labcore"
+    if env_bool("CI", False):
+        raise RuntimeError("CI=true and no PostgreSQL: set DATABASE_URL or start PostgreSQL on 127.0.0.1:5432")
+    return embedded_database_url()
+
+
+DATABASES = {"default": dj_database_url.parse(resolve_database_url(), conn_max_age=0)}
+DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Broker: Redis, or kombu's filesystem transport when there is none. ----------------------
+
+
+def resolve_broker_url() -> str:
+    if os.environ.get("CELERY_BROKER_URL"):
+        return os.environ["CELERY_BROKER_URL"]
+    if port_answers("127.0.0.1", 6379):
+        return LOCAL_REDIS_URL
+    if env_bool("CI", False):
+        raise RuntimeError("CI=true and no Redis: set CELERY_BROKER_URL or start Redis on 127.0.0.1:6379")
+    return "filesystem://"
+
+
+CELERY_BROKER_URL = resolve_broker_url()
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    filesystem_broker_options()
+    if CELERY_BROKER_URL.startswith("filesystem")
+    # Redis re-delivers an unacknowledged task after this many seconds; it must outlast the
+    # longest single dispatch (long hardware actions are polled, not held, see executor).
+    else {"visibility_timeout": int(os.environ.get("LABCORE_VISIBILITY_TIMEOUT", 3600))}
+)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Cache: Redis when the broker is Redis (throttling shares it), else local memory. --------
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}
+        if CELERY_BROKER_URL.startswith("redis")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".data" / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "labcore.api.pagination.DefaultCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "labcore.api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LabCore API",
+    "DESCRIPTION": "Lab instrument orchestration: devices, bookings, protocols, workflows, logs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Hardware ---------------------------------------------------------------------------------
+# One switch sends every device to its mock adapter; the scale multiplies simulated latency.
+LABCORE_MOCK_HARDWARE = env_bool("LABCORE_MOCK_HARDWARE", True)
+LABCORE_MOCK_LATENCY_SCALE = env_float("LABCORE_MOCK_LATENCY_SCALE", 1.0)
+LABCORE_ADAPTERS = {
+    "mock": "devices.adapters.mock.MockAdapter",
+    "http": "devices.adapters.http.HttpAdapter",
+}
+# How long a row lock may be waited for before the request becomes a 409.
+LABCORE_LOCK_TIMEOUT_MS = int(os.environ.get("LABCORE_LOCK_TIMEOUT_MS", 5000))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LABCORE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,20 @@
+"""Test settings: PostgreSQL on 127.0.0.1 if it answers, else the embedded one.
+
+With CI=true a missing PostgreSQL or Redis raises at import: a failure, never a skip.
+"""
+
+import os
+
+os.environ.setdefault("LABCORE_DATABASE_FALLBACK", "local-then-embedded")
+
+from labcore.settings.base import *  # noqa: E402,F403
+
+# Several test runs may share one PostgreSQL server (developers' parallel sessions); a suffix
+# keeps their test databases apart.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": "test_labcore"
+    + (f"_{os.environ['LABCORE_TEST_DB_SUFFIX']}" if os.environ.get("LABCORE_TEST_DB_SUFFIX") else "")
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LABCORE_MOCK_HARDWARE = True
+LABCORE_MOCK_LATENCY_SCALE = env_float("LABCORE_MOCK_LATENCY_SCALE", 0.0)  # noqa: F405

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from labcore.health import health
+
+api_patterns = [
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
+        name="docs",
+    ),
+    path("", include("devices.api.urls")),
+    path("", include("samples.api.urls")),
+    path("", include("workflows.api.urls")),
+    path("", include("executionlogs.api.urls")),
+]
+
+urlpatterns = [
+    path("health", health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]
+
+admin.site.site_header = "LabCore"
+admin.site.site_title = "LabCore admin"
+admin.site.index_title = "Lab orchestration"

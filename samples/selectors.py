@@ -1,0 +1,28 @@
+"""Reads of plates and samples."""
+
+from django.db.models import QuerySet
+
+from samples.models import Sample
+from samples.validators import is_valid_barcode
+
+
+def sample_list() -> QuerySet[Sample]:
+    return Sample.objects.select_related("plate").order_by("barcode")
+
+
+def samples_validate(barcodes: list) -> dict:
+    """Sort ``barcodes`` into those that exist, those that do not, and malformed ones.
+
+    One query whatever the number of barcodes; input order is kept and duplicates collapse.
+    """
+    malformed, well_formed = [], []
+    for barcode in dict.fromkeys(barcodes):
+        (well_formed if is_valid_barcode(barcode) else malformed).append(barcode)
+    existing = set(Sample.objects.filter(barcode__in=well_formed).values_list("barcode", flat=True))
+    valid = [barcode for barcode in well_formed if barcode in existing]
+    return {
+        "valid": not malformed and len(valid) == len(well_formed),
+        "existing": valid,
+        "missing": [barcode for barcode in well_formed if barcode not in existing],
+        "malformed": malformed,
+    }

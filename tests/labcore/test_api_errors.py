@@ -1,0 +1,61 @@
+"""Every API error is JSON ``{"error", "detail", "fields"?}`` with the right status."""
+
+import pytest
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/devices", "/api/samples", "/api/workflows", "/api/devices/incubator-1"])
+def test_api_without_a_token_is_401(anonymous_client, path):
+    response = anonymous_client.get(path)
+    assert response.status_code == 401
+    assert response.json()["error"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.django_db
+def test_api_with_an_unknown_token_is_401(anonymous_client):
+    anonymous_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
+    response = anonymous_client.get("/api/devices")
+    assert response.status_code == 401
+    assert response.json() == {"error": "not_authenticated", "detail": "Invalid token."}
+
+
+@pytest.mark.django_db
+def test_unknown_device_is_404(api_client):
+    response = api_client.get("/api/devices/no-such-device")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_unknown_sample_is_404(api_client):
+    response = api_client.get("/api/samples/NOSUCHSAMPLE")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_malformed_json_body_is_400_in_the_error_format(api_client):
+    response = api_client.post("/api/samples/validate", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid"
+    assert "JSON parse error" in body["detail"]
+
+
+@pytest.mark.django_db
+def test_missing_field_is_400_naming_the_field(api_client):
+    response = api_client.post("/api/samples/validate", data={}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid"
+    assert "barcodes" in body["fields"]
+    assert "barcodes" in body["detail"]
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_need_no_authentication(anonymous_client):
+    schema = anonymous_client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/devices" in schema.content
+    assert anonymous_client.get("/api/docs/").status_code == 200

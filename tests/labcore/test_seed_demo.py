@@ -1,0 +1,100 @@
+"""``seed_demo`` creates exactly the demo lab of DESIGN.md, and running it twice changes nothing."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from devices.models import ActionType, Device
+from samples.models import Sample
+from workflows.models import Action, Protocol, Step
+
+DEMO_DEVICES = {
+    "liquid-handler-1",
+    "liquid-handler-2",
+    "incubator-1",
+    "plate-reader-1",
+    "microscope-1",
+    "robot-arm-1",
+    "vision-1",
+}
+REQUIRED_ACTION_TYPES = {
+    "incubator.warm",
+    "robot.aspirate",
+    "robot.dispense",
+    "microscope.image",
+    "vision.analyse",
+    "pipette_transfer",
+    "dispense_reagent",
+    "incubate",
+    "plate_read",
+}
+
+
+def database_snapshot() -> dict:
+    """Every row of the seeded tables, so two runs can be compared exactly."""
+    snapshot = {}
+    with connection.cursor() as cursor:
+        for table in [
+            "devices_device",
+            "devices_actiontype",
+            "samples_plate",
+            "samples_sample",
+            "workflows_project",
+            "workflows_protocol",
+            "workflows_step",
+            "workflows_action",
+            "auth_user",
+        ]:
+            cursor.execute(f"SELECT * FROM {table} ORDER BY 1")  # noqa: S608 - fixed table names
+            columns = [column.name for column in cursor.description]
+            volatile = {"updated_at", "last_login"}
+            snapshot[table] = [
+                {key: value for key, value in zip(columns, row, strict=True) if key not in volatile}
+                for row in cursor.fetchall()
+            ]
+    return snapshot
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_gives_the_same_data():
+    call_command("seed_demo")
+    first = database_snapshot()
+    call_command("seed_demo")
+    assert database_snapshot() == first
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_the_demo_lab():
+    call_command("seed_demo")
+    assert set(Device.objects.values_list("id", flat=True)) == DEMO_DEVICES
+    assert set(ActionType.objects.values_list("name", flat=True)) >= REQUIRED_ACTION_TYPES
+    barcodes = set(Sample.objects.values_list("barcode", flat=True))
+    assert {f"SAMPLE{n:03d}" for n in range(1, 21)} <= barcodes
+    assert Sample.objects.filter(barcode="SAMPLE001", plate__barcode="PLATE-01").exists()
+
+
+@pytest.mark.django_db
+def test_demo_protocol_is_published_with_5_steps_and_14_actions_over_4_devices():
+    call_command("seed_demo")
+    protocol = Protocol.objects.get(name="MSC passage P3 -> P4", project__name="Stem cell expansion")
+    assert protocol.is_published
+    assert Step.objects.filter(protocol=protocol).count() == 5
+    actions = Action.objects.filter(step__protocol=protocol).select_related("action_type")
+    assert actions.count() == 14
+    assert len({action.device_id for action in actions}) >= 4
+
+
+@pytest.mark.django_db
+def test_demo_protocol_mock_latency_is_between_5_and_30_seconds():
+    call_command("seed_demo")
+    actions = Action.objects.filter(step__protocol__name="MSC passage P3 -> P4").select_related("action_type")
+    total = sum(action.action_type.mock_latency_seconds for action in actions)
+    assert 5 <= total <= 30
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_the_demo_and_viewer_users(django_user_model):
+    call_command("seed_demo")
+    assert django_user_model.objects.filter(username="demo").exists()
+    viewer = django_user_model.objects.get(username="viewer")
+    assert not viewer.is_staff and not viewer.is_superuser

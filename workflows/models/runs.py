@@ -1,0 +1,99 @@
+"""What runs: a Workflow and its materialised plan of RunSteps."""
+
+from django.conf import settings
+from django.db import models
+
+from devices.choices import Priority
+from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
+
+
+class Workflow(models.Model):
+    """One run of work on samples: a published protocol version, or an ad-hoc step list.
+
+    Its plan is materialised into RunSteps at creation, so editing a protocol later never
+    changes a run in flight or the record of a past one.
+    """
+
+    name = models.CharField(max_length=200)
+    protocol = models.ForeignKey(
+        "workflows.Protocol", null=True, blank=True, on_delete=models.PROTECT, related_name="workflows"
+    )
+    device = models.ForeignKey(
+        "devices.Device",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The single device of an ad-hoc (original API) workflow.",
+    )
+    mode = models.CharField(max_length=8, choices=WorkflowMode.choices, default=WorkflowMode.AUTO)
+    status = models.CharField(
+        max_length=16, choices=WorkflowStatus.choices, default=WorkflowStatus.CREATED, db_index=True
+    )
+    status_reason = models.TextField(blank=True, help_text="Why it is paused, failed or cancelled.")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    samples = models.ManyToManyField("samples.Sample", through="WorkflowSample", related_name="workflows")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} (#{self.pk})"
+
+
+class WorkflowSample(models.Model):
+    """A sample processed by a workflow, in the order it was given."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="workflow_samples")
+    sample = models.ForeignKey("samples.Sample", on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["workflow_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "sample"], name="unique_workflow_sample"),
+        ]
+
+    def __str__(self):
+        return f"workflow {self.workflow_id}: sample {self.sample_id}"
+
+
+class RunStep(models.Model):
+    """One action of a workflow's plan, with its device and parameters resolved."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="run_steps")
+    position = models.PositiveIntegerField()
+    step_name = models.CharField(max_length=200, help_text="The protocol step (or original step name).")
+    action_type = models.ForeignKey("devices.ActionType", on_delete=models.PROTECT, related_name="+")
+    device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="+")
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=RunStepStatus.choices, default=RunStepStatus.PENDING, db_index=True
+    )
+    attempt = models.PositiveIntegerField(default=0)
+    attempt_id = models.UUIDField(null=True, blank=True, help_text="Identifies the dispatch in flight.")
+    operation_id = models.CharField(max_length=200, blank=True, help_text="Long operation id from the adapter.")
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["workflow_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "position"], name="unique_run_step_position"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "dispatched_at"], name="runstep_status_dispatched"),
+        ]
+
+    def __str__(self):
+        return f"workflow {self.workflow_id} step {self.position}: {self.action_type_id}"
