@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from devices.models import ActionType, Booking, Device, QueueEntry
+from devices.models import Booking, Device, QueueEntry
 
 
 @admin.register(Device)
@@ -8,13 +8,6 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "kind", "status", "adapter", "endpoint"]
     list_filter = ["kind", "status", "adapter"]
     search_fields = ["id", "name"]
-
-
-@admin.register(ActionType)
-class ActionTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "device_kind", "estimated_duration_seconds", "timeout_seconds", "safe_to_repeat"]
-    list_filter = ["device_kind", "safe_to_repeat", "is_long_running"]
-    search_fields = ["name", "description"]
 
 
 @admin.register(Booking)

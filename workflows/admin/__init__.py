@@ -1,0 +1,1 @@
+from workflows.admin import protocols, runs  # noqa: F401 - registers the admin classes
