@@ -168,7 +168,14 @@ REST_FRAMEWORK = {
         "accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "labcore.api.permissions.HasRoleCapability",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "labcore.api.throttling.LabUserRateThrottle",
+        "labcore.api.throttling.LabAnonRateThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "labcore.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -176,6 +183,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "labcore.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+LABCORE_API_THROTTLE_RATE = os.environ.get("LABCORE_API_THROTTLE_RATE", "1200/minute")
+LABCORE_API_ANON_THROTTLE_RATE = os.environ.get("LABCORE_API_ANON_THROTTLE_RATE", "60/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LabCore API",

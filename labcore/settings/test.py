@@ -18,3 +18,6 @@ DATABASES["default"]["TEST"] = {  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LABCORE_MOCK_HARDWARE = True
 LABCORE_MOCK_LATENCY_SCALE = env_float("LABCORE_MOCK_LATENCY_SCALE", 0.0)  # noqa: F405
+# The suite makes thousands of requests; the throttling test turns limits on for itself.
+LABCORE_API_THROTTLE_RATE = ""
+LABCORE_API_ANON_THROTTLE_RATE = ""

@@ -3,6 +3,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.roles import READ
 from labcore.api.pagination import cursor_pagination
 from samples.api.filters import SampleFilter
 from samples.api.serializers import (
@@ -21,6 +22,7 @@ class SampleViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = cursor_pagination("barcode")
     lookup_field = "barcode"
     lookup_value_regex = "[^/]+"
+    required_capabilities = {"validate": READ}  # a POST that only reads
 
     def get_queryset(self):
         return sample_list()

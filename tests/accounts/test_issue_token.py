@@ -12,7 +12,7 @@ from tests.factories import UserFactory
 
 @pytest.mark.django_db
 def test_issue_token_prints_a_token_that_authenticates():
-    UserFactory(username="alice")
+    UserFactory(username="alice", is_superuser=True)
     out = StringIO()
     call_command("issue_token", "alice", stdout=out)
     key = out.getvalue().strip()
