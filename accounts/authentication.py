@@ -1,5 +1,6 @@
 """``Authorization: Bearer <key>`` authentication against hashed ApiTokens."""
 
+import pghistory
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -29,6 +30,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Token expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive.")
+        # The audit context opened by the middleware saw an anonymous user (DRF authenticates
+        # later, in the view); name the token's user now so edits are attributed.
+        pghistory.context(user=token.user.pk)
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

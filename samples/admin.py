@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import AuditHistoryAdminMixin
 from samples.models import Plate, Sample
 
 
@@ -10,14 +11,14 @@ class SampleInline(admin.TabularInline):
 
 
 @admin.register(Plate)
-class PlateAdmin(admin.ModelAdmin):
+class PlateAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
     list_display = ["barcode", "name", "well_count", "created_at"]
     search_fields = ["barcode", "name"]
     inlines = [SampleInline]
 
 
 @admin.register(Sample)
-class SampleAdmin(admin.ModelAdmin):
+class SampleAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
     list_display = ["barcode", "sample_type", "plate", "well", "created_at"]
     list_select_related = ["plate"]
     list_filter = ["sample_type", "plate"]

@@ -43,12 +43,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
     "labcore",
     "accounts",
     "devices",
     "samples",
     "workflows",
     "executionlogs",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -59,7 +63,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Opens an audit context (who, which URL) around every write request.
+    "pghistory.middleware.HistoryMiddleware",
 ]
+
+# Audit triggers are installed after every migrate rather than written into each app's
+# migrations, so tracking a model never touches its app's migration history.
+PGTRIGGER_MIGRATIONS = False
+PGTRIGGER_INSTALL_ON_MIGRATE = True
+PGHISTORY_ADMIN_ALL_EVENTS = False
 
 ROOT_URLCONF = "labcore.urls"
 WSGI_APPLICATION = "labcore.wsgi.application"
@@ -150,6 +162,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: device endpoints default to https
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -213,5 +227,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LABCORE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgtrigger": {"level": "WARNING"}},
 }
