@@ -26,3 +26,6 @@ urlpatterns = [
 admin.site.site_header = "LabCore"
 admin.site.site_title = "LabCore admin"
 admin.site.index_title = "Lab orchestration"
+
+handler404 = "labcore.api.handlers.not_found"
+handler500 = "labcore.api.handlers.server_error"

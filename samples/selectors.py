@@ -1,5 +1,7 @@
 """Reads of plates and samples."""
 
+import json
+
 from django.db.models import QuerySet
 
 from samples.models import Sample
@@ -15,8 +17,13 @@ def samples_validate(barcodes: list) -> dict:
 
     One query whatever the number of barcodes; input order is kept and duplicates collapse.
     """
-    malformed, well_formed = [], []
-    for barcode in dict.fromkeys(barcodes):
+    malformed, well_formed, seen = [], [], set()
+    for barcode in barcodes:
+        # Any JSON value may arrive; compare by its JSON text so lists and objects dedupe too.
+        key = json.dumps(barcode, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
         (well_formed if is_valid_barcode(barcode) else malformed).append(barcode)
     existing = set(Sample.objects.filter(barcode__in=well_formed).values_list("barcode", flat=True))
     valid = [barcode for barcode in well_formed if barcode in existing]

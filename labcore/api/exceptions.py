@@ -5,6 +5,7 @@ maps each offending field to its messages for validation errors.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -45,7 +46,9 @@ def _flatten_detail(detail) -> str:
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.error, exc.message, exc.fields), status=exc.status_code)
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | SuspiciousOperation):
+        exc = exceptions.ParseError(f"Request rejected: {exc}")
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")

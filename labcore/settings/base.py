@@ -162,8 +162,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: device endpoints default to https
-
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -190,6 +188,9 @@ REST_FRAMEWORK = {
         "labcore.api.throttling.LabUserRateThrottle",
         "labcore.api.throttling.LabAnonRateThrottle",
     ],
+    # The API speaks JSON only (as the original lab API did); the browsable API's raw form
+    # sends JSON too.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "labcore.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -208,6 +209,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labcore.api.schema.add_error_responses",
+    ],
 }
 
 # --- Hardware ---------------------------------------------------------------------------------

@@ -59,3 +59,11 @@ def test_schema_and_docs_need_no_authentication(anonymous_client):
     assert schema.status_code == 200
     assert b"/api/devices" in schema.content
     assert anonymous_client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_api_path_that_matches_no_route_is_a_json_404(api_client):
+    response = api_client.get("/api/devices/%C2%84/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_found"

@@ -60,3 +60,12 @@ def test_sample_list_queries_do_not_grow_with_rows(api_client):
     SampleFactory.create_batch(27)
     many = queries_for(lambda: api_client.get("/api/samples", {"page_size": 100}))
     assert few == many
+
+
+@pytest.mark.django_db
+def test_validate_reports_non_string_items_as_malformed_once(api_client, demo_lab):
+    response = api_client.post(
+        "/api/samples/validate", {"barcodes": [["SAMPLE001"], {"a": 1}, ["SAMPLE001"], 7]}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["malformed"] == [["SAMPLE001"], {"a": 1}, 7]
