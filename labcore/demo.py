@@ -3,6 +3,7 @@
 import os
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -73,7 +74,8 @@ def _demo_users_seed() -> None:
     password = os.environ.get("LABCORE_DEMO_PASSWORD", "demo")
     User = get_user_model()
     for spec in demo_data.USERS:
-        user, created = User.objects.get_or_create(username=spec["username"], defaults=spec)
+        user, created = User.objects.get_or_create(username=spec["username"], defaults={"is_staff": spec["is_staff"]})
         if created:
             user.set_password(password)
             user.save()
+        user.groups.set(Group.objects.filter(name__in=spec["roles"]))

@@ -225,8 +225,8 @@ PROTOCOL = {
     ],
 }
 
+# demo: the scientist and operator of the demo lab; viewer: read-only (admin and API).
 USERS = [
-    # demo: the scientist and operator of the demo lab; viewer: read-only.
-    {"username": "demo", "is_staff": True, "is_superuser": True},
-    {"username": "viewer", "is_staff": False, "is_superuser": False},
+    {"username": "demo", "is_staff": True, "roles": ["scientist", "operator"]},
+    {"username": "viewer", "is_staff": True, "roles": ["viewer"]},
 ]

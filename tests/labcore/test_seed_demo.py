@@ -96,5 +96,9 @@ def test_demo_protocol_mock_latency_is_between_5_and_30_seconds():
 def test_seed_demo_creates_the_demo_and_viewer_users(django_user_model):
     call_command("seed_demo")
     assert django_user_model.objects.filter(username="demo").exists()
+    demo = django_user_model.objects.get(username="demo")
+    assert set(demo.groups.values_list("name", flat=True)) == {"scientist", "operator"}
+    assert not demo.is_superuser
     viewer = django_user_model.objects.get(username="viewer")
-    assert not viewer.is_staff and not viewer.is_superuser
+    assert set(viewer.groups.values_list("name", flat=True)) == {"viewer"}
+    assert not viewer.is_superuser
