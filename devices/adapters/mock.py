@@ -25,7 +25,7 @@ from django.conf import settings
 
 from devices.adapters.base import Adapter, DispatchContext, DispatchResult, DispatchStatus
 from devices.adapters.contract import action_request
-from devices.adapters.responses import canned_response
+from devices.adapters.responses import canned_response, simulated_latency
 
 OUTCOME_SUCCESS = "ok"
 OUTCOME_FAIL = "fail"
@@ -93,11 +93,7 @@ class MockAdapter(Adapter):
         override = overrides.get(action_type.name, overrides.get("*"))
         if override is not None:
             return max(0.0, float(override))
-        base = float(action_type.mock_latency_seconds or 0.0)
-        jitter = float(action_type.mock_latency_jitter or 0.0)
-        if base and jitter:
-            base *= 1 + random.uniform(-jitter, jitter)
-        return max(0.0, base * float(settings.LABCORE_MOCK_LATENCY_SCALE))
+        return simulated_latency(action_type, settings.LABCORE_MOCK_LATENCY_SCALE)
 
     def _outcome(self, action_type, attempt: int) -> tuple[str, str]:
         """``(outcome, reason)`` for this attempt: injected faults first, then the random rate."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import re
 import time
 from datetime import datetime
@@ -20,6 +21,15 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # One passage cycle: without an explicit time in culture, each sample is re-seeded every week
 # at its own phase, so successive runs within a week see it grow.
 PASSAGE_CYCLE_HOURS = 168.0
+
+
+def simulated_latency(action_type, scale: float) -> float:
+    """The type's mock latency with its jitter (a fraction either way), times ``scale``."""
+    base = float(action_type.mock_latency_seconds or 0.0)
+    jitter = float(action_type.mock_latency_jitter or 0.0)
+    if base and jitter:
+        base *= 1 + random.uniform(-jitter, jitter)
+    return max(0.0, base * float(scale))
 
 
 def parameters_with_defaults(action_type, parameters: dict | None) -> dict:
