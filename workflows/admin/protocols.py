@@ -92,7 +92,17 @@ class ActionForm(forms.ModelForm):
     class Meta:
         model = Action
         fields = ["position", "action_type", "parameters", "device"]
-        widgets = {"parameters": forms.Textarea(attrs={"rows": 2, "cols": 42, "class": "action-parameters"})}
+        widgets = {
+            "position": forms.HiddenInput,  # set by drag and drop
+            "parameters": forms.Textarea(attrs={"rows": 2, "cols": 42, "class": "action-parameters"}),
+        }
+
+
+class StepForm(forms.ModelForm):
+    class Meta:
+        model = Step
+        fields = ["position", "name", "description"]
+        widgets = {"position": forms.HiddenInput, "description": forms.Textarea(attrs={"rows": 1, "cols": 60})}
 
 
 class ActionFormSet(nested_admin.NestedInlineFormSet):
@@ -146,20 +156,15 @@ class ActionInline(nested_admin.NestedTabularInline):
 
 class StepInline(nested_admin.NestedStackedInline):
     model = Step
+    form = StepForm
     extra = 0
     sortable_field_name = "position"
     fields = ["position", "name", "description"]
     inlines = [ActionInline]
-    formfield_overrides = {}
 
     def get_queryset(self, request):
         actions = Action.objects.select_related("action_type", "device").order_by("position")
         return super().get_queryset(request).prefetch_related(Prefetch("actions", queryset=actions))
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "description":
-            kwargs["widget"] = forms.Textarea(attrs={"rows": 1, "cols": 60})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_add_permission(self, request, obj=None):
         return not _frozen(request) and super().has_add_permission(request, obj)
@@ -182,6 +187,11 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
     inlines = [StepInline]
     actions = ["publish_selected", "new_version_of_selected", "export_selected"]
     save_on_top = True
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "description":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 80})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     class Media:
         css = {"all": ["workflows/protocol_editor.css"]}
@@ -222,13 +232,15 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
         protocol = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})
         if protocol is not None:
+            versions = list(protocol_versions(protocol).only("pk", "version_major", "version_minor", "status"))
             if protocol.is_published and request.method == "GET":
-                messages.warning(request, FROZEN_MESSAGE.format(next=f"{protocol.version_major}.x"))
+                top = max(v.version_minor for v in versions if v.version_major == protocol.version_major)
+                messages.warning(request, FROZEN_MESSAGE.format(next=f"{protocol.version_major}.{top + 1}"))
             summary = protocol_summary(protocol)
             extra_context.update(
                 summary=summary,
                 summary_duration=duration_text(summary.estimated_duration_seconds),
-                versions=list(protocol_versions(protocol).only("pk", "version_major", "version_minor", "status")),
+                versions=versions,
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
