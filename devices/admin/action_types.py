@@ -73,7 +73,7 @@ class ActionTypeAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(action_total=Count("actions"))
+        return super().get_queryset(request).annotate(action_total=Count("actions")).order_by("name")
 
     @admin.display(description="used by actions", ordering="action_total")
     def used_by(self, action_type):

@@ -54,7 +54,7 @@ class ProjectAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
     search_fields = ["name"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(protocol_total=Count("protocols"))
+        return super().get_queryset(request).annotate(protocol_total=Count("protocols")).order_by("name")
 
     @admin.display(description="protocols", ordering="protocol_total")
     def protocol_count(self, project):
@@ -201,6 +201,7 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
             super()
             .get_queryset(request)
             .annotate(step_total=Count("steps", distinct=True), action_total=Count("steps__actions"))
+            .order_by("project__name", "name", "version_major", "version_minor")
         )
 
     @admin.display(description="steps", ordering="step_total")
