@@ -5,6 +5,7 @@ live_server. Screenshots of every stage go to ``artifacts/browser/`` (git-ignore
 Chromium the test is skipped on a laptop, and fails under CI=true.
 """
 
+import json
 import os
 import shutil
 import time
@@ -103,7 +104,11 @@ class Editor:
 
         self.click(group.find_element(By.CSS_SELECTOR, ".djn-add-handler.djn-model-workflows-action"))
         self.choose_action_type(f"id_steps-{step}-actions-{index}-action_type", type_search, type_name)
-        self.type_into(f"#id_steps-{step}-actions-{index}-parameters", parameters)
+        box = self.find(f"#id_steps-{step}-actions-{index}-parameters")
+        # The editor describes the chosen type's parameters and fills in the schema's defaults.
+        shown = (box.get_attribute("value"), self.find(f"#{box.get_attribute('id')} ~ .action-schema-hint").text)
+        self.type_into(f"#{box.get_attribute('id')}", parameters)
+        return shown
 
     def choose_action_type(self, select_id, search, name) -> None:
         """Open the registry's searchable chooser, type, and pick the matching type."""
@@ -165,7 +170,11 @@ def test_a_scientist_builds_fixes_and_publishes_a_protocol(browser, live_server,
     Select(editor.find("#id_project")).select_by_visible_text("Stem cell expansion")
     editor.type_into("#id_name", "Browser-built wash")
     editor.add_step(0, "Warm media")
-    editor.add_action(0, 0, "incubator.w", "incubator.warm", '{"temperature_c": 37, "duration_s": 600}')
+    prefilled, hint = editor.add_action(
+        0, 0, "incubator.w", "incubator.warm", '{"temperature_c": 37, "duration_s": 600}'
+    )
+    assert json.loads(prefilled) == {"temperature_c": 37, "duration_s": 900}
+    assert "temperature_c (number, ≥ 4, ≤ 45, default 37)" in hint
     editor.add_step(1, "Wash")
     editor.add_action(1, 0, "robot.disp", "robot.dispense", '{"volume_ul": 1500, "reagent": "PBS"}')
     editor.add_action(1, 1, "robot.asp", "robot.aspirate", '{"volume_ul": 1500}')

@@ -88,6 +88,18 @@ def _request_cache(request, key: str, load):
     return cache[key]
 
 
+def registry_entries(request) -> dict[int, dict]:
+    """The registry as the editor needs it (labels, schemas for the parameter hints): one query per request."""
+    return _request_cache(
+        request,
+        "registry",
+        lambda: {
+            pk: {"name": name, "schema": schema or {}}
+            for pk, name, schema in ActionType.objects.values_list("pk", "name", "parameter_schema")
+        },
+    )
+
+
 class ActionForm(forms.ModelForm):
     class Meta:
         model = Action
@@ -126,12 +138,8 @@ class ActionInline(nested_admin.NestedTabularInline):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "action_type":
-            labels = _request_cache(
-                request, "action_type_labels", lambda: dict(ActionType.objects.values_list("pk", "name"))
-            )
-            kwargs["widget"] = RegistryAutocomplete(
-                db_field, self.admin_site, labels={str(pk): name for pk, name in labels.items()}
-            )
+            labels = {str(pk): entry["name"] for pk, entry in registry_entries(request).items()}
+            kwargs["widget"] = RegistryAutocomplete(db_field, self.admin_site, labels=labels)
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "device":
             field.choices = _request_cache(
@@ -195,6 +203,12 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
 
     class Media:
         css = {"all": ["workflows/protocol_editor.css"]}
+        js = ["workflows/protocol_editor.js"]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        # The parameter hints of the editor's script: each type's schema, keyed by its id.
+        context["action_type_registry"] = {str(pk): entry for pk, entry in registry_entries(request).items()}
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_queryset(self, request):
         return (
