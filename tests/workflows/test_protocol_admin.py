@@ -186,3 +186,13 @@ def test_export_and_import_from_the_admin(admin_client, demo_lab):
     upload = SimpleUploadedFile("msc.json", b'{"format": "nope"}', content_type="application/json")
     response = admin_client.post(reverse("admin:workflows_protocol_import"), {"file": upload})
     assert response.status_code == 200 and "not a LabCore protocol document" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_run_action_of_the_list_opens_the_run_page(admin_client):
+    registry_make()
+    protocol = protocol_make(1, published=True)
+    changelist = reverse("admin:workflows_protocol_changelist")
+    response = admin_client.post(changelist, {"action": "run_selected", "_selected_action": [protocol.pk]})
+    assert response.status_code == 302
+    assert response.url == reverse("admin:workflows_protocol_run", args=[protocol.pk])

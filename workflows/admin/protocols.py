@@ -15,7 +15,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Count, Prefetch
-from django.urls import path
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 
 from audit.admin import AuditHistoryAdminMixin
 from devices.models import ActionType, Device
@@ -193,7 +194,7 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
     fields = ["project", "name", "version_major", "version_minor", "description", "status", "previous_version"]
     readonly_fields = ["status", "previous_version"]
     inlines = [StepInline]
-    actions = ["publish_selected", "new_version_of_selected", "export_selected"]
+    actions = ["publish_selected", "new_version_of_selected", "export_selected", "run_selected"]
     save_on_top = True
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -297,6 +298,14 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
     @admin.action(description="Export selected as JSON")
     def export_selected(self, request, queryset):
         return protocol_views.export_response(queryset)
+
+    @admin.action(description="Run the selected protocol…")
+    def run_selected(self, request, queryset):
+        protocols = list(queryset[:2])
+        if len(protocols) != 1:
+            self.message_user(request, "Choose exactly one published protocol to run.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("admin:workflows_protocol_run", args=[protocols[0].pk]))
 
     def has_definitions_permission(self, request):
         return protocol_views.can_edit_definitions(request)
