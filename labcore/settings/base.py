@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
+    "nested_admin",
     "labcore",
     "accounts",
     "devices",
@@ -209,6 +210,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Device.kind and ActionType.device_kind share one choice set: one schema enum for both.
+    "ENUM_NAME_OVERRIDES": {"DeviceKindEnum": "devices.choices.DeviceKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "labcore.api.schema.add_error_responses",
