@@ -215,24 +215,30 @@ def _hand_off(device_ids: Iterable[str]) -> list[int]:
 def booking_create(*, device: Device, workflow, user=None) -> Booking:
     """Book ``device`` for ``workflow`` now, or refuse with 409 naming who holds or waits for it.
 
-    Idempotent: booking a device the workflow already holds returns that booking.
+    Idempotent: booking a device the workflow already holds returns that booking. The result's
+    ``created`` attribute says whether this call made it.
     """
     _ensure_workflow_can_hold(workflow)
     _devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
     held = Booking.objects.active().filter(device_id=device.pk, workflow_id=workflow.pk).first()
     if held:
+        held.created = False
         return held
     own = QueueEntry.objects.waiting().filter(device_id=device.pk, workflow_id=workflow.pk).first()
     if own:
         if _request_grant_if_ready(own.request_id):
-            return Booking.objects.active().get(device_id=device.pk)
+            booking = Booking.objects.active().get(device_id=device.pk)
+            booking.created = True
+            return booking
         message = f"workflow {workflow.pk} is queued for device {device.pk}; wait for the hand-off or withdraw it"
         raise ConflictError(message, fields={"device": [message]})
     # A direct booking has no priority: anyone waiting for the device is served first.
     blocker = _first_blocker([device.pk], workflow_id=workflow.pk, priority=LOWEST_PRIORITY)
     if blocker:
         raise ConflictError(blocker, fields={"device": [blocker]})
-    return _bookings_create([device.pk], workflow.pk)[0]
+    booking = _bookings_create([device.pk], workflow.pk)[0]
+    booking.created = True
+    return booking
 
 
 @transaction.atomic
