@@ -2,46 +2,13 @@
 
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from devices.models import Booking, Device, QueueEntry
-from devices.selectors import device_admin_list
+from devices.models import Device
+from devices.selectors import device_admin_list, device_queue
 from devices.services import device_force_release
 from labcore.exceptions import ApplicationError
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Bookings and queue entries change only through the services (and their locks)."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ActiveBookingInline(ReadOnlyInline):
-    model = Booking
-    verbose_name_plural = "holder (active booking)"
-    fields = ["workflow", "booked_at"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).active().select_related("workflow")
-
-
-class WaitingQueueInline(ReadOnlyInline):
-    model = QueueEntry
-    verbose_name_plural = "queue (in the order it will be served)"
-    fields = ["workflow", "priority", "request_id", "created_at"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).waiting().in_service_order().select_related("workflow")
 
 
 @admin.register(Device)
@@ -49,7 +16,9 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "kind", "status", "holder", "queue_length", "adapter"]
     list_filter = ["kind", "status", "adapter"]
     search_fields = ["id", "name"]
-    inlines = [ActiveBookingInline, WaitingQueueInline]
+    # Holder and queue are read-only fields, not inlines: inline formsets would make every edit
+    # of the device post their management forms, and these rows change only through services.
+    readonly_fields = ["holder", "queue"]
     actions = ["force_release"]
 
     def get_queryset(self, request):
@@ -57,12 +26,28 @@ class DeviceAdmin(admin.ModelAdmin):
 
     @admin.display(description="held by")
     def holder(self, device):
-        bookings = getattr(device, "active_bookings", None)
+        bookings = getattr(device, "active_bookings", None) if device.pk else None
         if not bookings:
             return "-"
         workflow = bookings[0].workflow
         url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
         return format_html('<a href="{}">{}</a>', url, workflow)
+
+    @admin.display(description="queue (in the order it will be served)")
+    def queue(self, device):
+        entries = device_queue(device).select_related("workflow") if device.pk else []
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (entry.position, entry.workflow, entry.get_priority_display(), entry.request_id, entry.created_at)
+                for entry in entries
+            ),
+        )
+        if not rows:
+            return "nobody waits"
+        head = "<tr><th>position</th><th>workflow</th><th>priority</th><th>request</th><th>since</th></tr>"
+        return format_html("<table>{}{}</table>", mark_safe(head), rows)
 
     @admin.display(description="waiting", ordering="queue_length")
     def queue_length(self, device):

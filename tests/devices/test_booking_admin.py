@@ -46,12 +46,19 @@ def test_device_changelist_shows_status_holder_and_queue_length(admin_client):
     assert f"/admin/workflows/workflow/{holder.pk}/change/" in html
 
 
-def test_device_change_page_shows_holder_and_queue_inline(admin_client):
+def test_device_change_page_shows_holder_and_queue(admin_client):
     device, holder, entries = busy_device_with_queue(waiting=2)
     html = admin_client.get(f"/admin/devices/device/{device.pk}/change/").content.decode().lower()
-    assert "holder (active booking)" in html and "queue (in the order it will be served)" in html
-    for entry in entries:
-        assert str(entry.request_id) in html
+    assert "holder run" in html and "queue (in the order it will be served)" in html
+    assert html.index(str(entries[0].request_id)) < html.index(str(entries[1].request_id))
+
+
+def test_editing_a_device_in_the_admin_still_works(admin_client):
+    device, holder, _ = busy_device_with_queue(waiting=1)
+    form = {"id": device.pk, "name": "Renamed", "kind": device.kind, "status": "busy", "adapter": "mock"}
+    response = admin_client.post(f"/admin/devices/device/{device.pk}/change/", form | {"endpoint": "", "config": "{}"})
+    assert response.status_code == 302
+    assert admin_client.get("/admin/devices/device/add/").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/admin/devices/device/", "/admin/devices/booking/", "/admin/devices/queueentry/"])
