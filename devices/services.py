@@ -85,7 +85,7 @@ def _active_bookings(device_ids: Iterable[str]) -> dict[str, Booking]:
     return {booking.device_id: booking for booking in Booking.objects.active().filter(device_id__in=device_ids)}
 
 
-def _queue_heads(device_ids: Iterable[str]) -> dict[str, QueueEntry]:
+def _queue_heads(device_ids: Iterable[str], *, with_workflow: bool = False) -> dict[str, QueueEntry]:
     """The first waiting entry of each device's queue (PostgreSQL DISTINCT ON)."""
     heads = (
         QueueEntry.objects.waiting()
@@ -93,6 +93,8 @@ def _queue_heads(device_ids: Iterable[str]) -> dict[str, QueueEntry]:
         .order_by("device_id", "priority", "id")
         .distinct("device_id")
     )
+    if with_workflow:
+        heads = heads.select_related("workflow")
     return {entry.device_id: entry for entry in heads}
 
 
@@ -198,12 +200,22 @@ def _hand_off(device_ids: Iterable[str]) -> list[int]:
     """For each freed device, grant the request at the head of its queue if it can be granted.
 
     Only the head may take a device (the reservation rule); a head that still waits for
-    another device keeps this one idle rather than let a later request jump it.
+    another device keeps this one idle rather than let a later request jump it. A head whose
+    workflow has already finished (cancelled without releasing) is withdrawn, never granted,
+    and the devices it waited for are looked at again.
     """
-    granted = []
-    for device_id in sorted(device_ids):
-        head = _queue_heads([device_id]).get(device_id)
-        if head and _request_grant_if_ready(head.request_id):
+    granted, pending = [], sorted(set(device_ids))
+    while pending:
+        device_id = pending.pop(0)
+        head = _queue_heads([device_id], with_workflow=True).get(device_id)
+        if head is None:
+            continue
+        if head.workflow.status in FINISHED_WORKFLOW_STATUSES:
+            stale = list(QueueEntry.objects.waiting().filter(request_id=head.request_id))
+            _entries_resolve(stale, QueueEntryStatus.WITHDRAWN)
+            pending = sorted(set(pending) | {entry.device_id for entry in stale})
+            continue
+        if _request_grant_if_ready(head.request_id):
             granted.append(head.workflow_id)
     return granted
 
