@@ -5,9 +5,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from devices.choices import DeviceStatus
 from devices.models import Device
 from devices.selectors import device_admin_list, device_queue
-from devices.services import device_force_release
+from devices.services import device_force_release, device_status_set
 from labcore.exceptions import ApplicationError
 
 
@@ -18,11 +19,20 @@ class DeviceAdmin(admin.ModelAdmin):
     search_fields = ["id", "name"]
     # Holder and queue are read-only fields, not inlines: inline formsets would make every edit
     # of the device post their management forms, and these rows change only through services.
-    readonly_fields = ["holder", "queue"]
-    actions = ["force_release"]
+    # Status follows bookings; operators change it only through the actions (the service locks).
+    readonly_fields = ["status", "holder", "queue"]
+    actions = ["force_release", "take_out_of_service", "put_back_in_service"]
 
     def get_queryset(self, request):
         return device_admin_list()
+
+    def save_model(self, request, obj, form, change):
+        if change and form.changed_data and "id" not in form.changed_data:
+            # Only what the form changed: a full save would write back the status read at the
+            # start of the request over a booking made meanwhile.
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+        elif not change or "id" in form.changed_data:
+            super().save_model(request, obj, form, change)
 
     @admin.display(description="held by")
     def holder(self, device):
@@ -65,3 +75,15 @@ class DeviceAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{device.pk}: {exc.message}", messages.ERROR)
         self.message_user(request, f"Force-released {released} device(s).", messages.SUCCESS)
+
+    @admin.action(description="Take the selected devices out of service (maintenance)", permissions=["change"])
+    def take_out_of_service(self, request, queryset):
+        for device in queryset:
+            device_status_set(device=device, status=DeviceStatus.MAINTENANCE, user=request.user)
+        self.message_user(request, f"{len(queryset)} device(s) in maintenance.", messages.SUCCESS)
+
+    @admin.action(description="Put the selected devices back in service (serves their queues)", permissions=["change"])
+    def put_back_in_service(self, request, queryset):
+        for device in queryset:
+            device_status_set(device=device, status=DeviceStatus.AVAILABLE, user=request.user)
+        self.message_user(request, f"{len(queryset)} device(s) back in service.", messages.SUCCESS)

@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from devices.choices import BookingStatus, Priority, QueueEntryStatus
-from devices.models import Booking, QueueEntry
+from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
+from devices.models import Booking, Device, QueueEntry
 from devices.services import booking_create, queue_entry_create
 from tests.factories import DeviceFactory, UserFactory, WorkflowFactory
 from tests.utils import queries_for
@@ -110,3 +110,20 @@ def test_bookings_cannot_be_added_or_edited_in_the_admin(admin_client):
     admin_client.post(f"/admin/devices/booking/{booking.pk}/change/", {"status": "released"})
     booking.refresh_from_db()
     assert booking.status == BookingStatus.ACTIVE
+
+
+def test_maintenance_actions_go_through_the_service(operator_client):
+    device, holder, entries = busy_device_with_queue(waiting=1)
+    operator_client.post("/admin/devices/device/", {"action": "take_out_of_service", "_selected_action": [device.pk]})
+    assert Device.objects.get(pk=device.pk).status == DeviceStatus.MAINTENANCE
+    Booking.objects.active().get(device=device)  # the holder keeps it
+    operator_client.post("/admin/devices/device/", {"action": "put_back_in_service", "_selected_action": [device.pk]})
+    assert Device.objects.get(pk=device.pk).status == DeviceStatus.BUSY
+
+
+def test_the_change_form_does_not_write_the_status(admin_client):
+    device, holder, _ = busy_device_with_queue(waiting=0)
+    form = {"id": device.pk, "name": "Renamed", "kind": device.kind, "status": "available", "adapter": "mock"}
+    admin_client.post(f"/admin/devices/device/{device.pk}/change/", form | {"endpoint": "", "config": "{}"})
+    device.refresh_from_db()
+    assert device.name == "Renamed" and device.status == DeviceStatus.BUSY
