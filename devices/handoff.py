@@ -5,6 +5,7 @@ Every function here expects the caller to be inside ``transaction.atomic`` and (
 rules they keep, are in devices/services.py.
 """
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 
@@ -15,7 +16,7 @@ from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntrySta
 from devices.models import Booking, Device, QueueEntry
 from devices.signals import workflow_devices_granted
 from labcore.exceptions import ConflictError
-from labcore.locking import lock_rows
+from labcore.locking import lock_conflicts_as_409, lock_rows
 from workflows.choices import FINISHED_WORKFLOW_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,24 @@ class _LockScopeGrew(Exception):
 
 
 # --- Locking --------------------------------------------------------------------------------
+
+
+def booking_service(func):
+    """``transaction.atomic``, with a lock timeout or deadlock *anywhere* inside made a 409.
+
+    Our own device locks never deadlock, but the rows we write reference others: inserting a
+    booking takes a KEY SHARE lock on its workflow, which waits behind a caller elsewhere that
+    holds that workflow FOR UPDATE and may itself be waiting for our device. PostgreSQL breaks
+    such a cycle by failing one transaction; that must reach the client as "try again", not 500.
+    """
+    atomic = transaction.atomic(func)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with lock_conflicts_as_409("the device"):
+            return atomic(*args, **kwargs)
+
+    return wrapper
 
 
 def lock_scope(device_ids: set[str]) -> set[str]:

@@ -21,13 +21,13 @@ Used by the API, the admin, the executor and manage.py alike. The rules every fu
 import uuid
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.utils import timezone
 
 from devices.choices import DeviceStatus, QueueEntryStatus
 from devices.handoff import (
     LOWEST_PRIORITY,
     OUT_OF_SERVICE,
+    booking_service,
     bookings_create,
     bookings_release,
     devices_lock,
@@ -41,7 +41,7 @@ from devices.models import Booking, Device, QueueEntry
 from labcore.exceptions import ApplicationError, ConflictError
 
 
-@transaction.atomic
+@booking_service
 def booking_create(*, device: Device, workflow, user=None) -> Booking:
     """Book ``device`` for ``workflow`` now, or refuse with 409 naming who holds or waits for it.
 
@@ -71,7 +71,7 @@ def booking_create(*, device: Device, workflow, user=None) -> Booking:
     return booking
 
 
-@transaction.atomic
+@booking_service
 def booking_release(*, device: Device, workflow, user=None, reason: str = "") -> Booking:
     """Release ``workflow``'s booking of ``device`` and grant the next request, in one transaction."""
     devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
@@ -85,7 +85,7 @@ def booking_release(*, device: Device, workflow, user=None, reason: str = "") ->
     return booking
 
 
-@transaction.atomic
+@booking_service
 def queue_entry_create(*, device: Device, workflow, priority: int) -> QueueEntry | Booking:
     """Queue ``workflow`` for ``device`` at ``priority``; book at once when nothing is before it.
 
@@ -111,7 +111,7 @@ def queue_entry_create(*, device: Device, workflow, priority: int) -> QueueEntry
     return result
 
 
-@transaction.atomic
+@booking_service
 def queue_entry_withdraw(*, entry: QueueEntry, user=None) -> list[QueueEntry]:
     """Withdraw a waiting request (every entry sharing ``entry``'s request) and hand its devices on."""
     request_id = entry.request_id
@@ -129,7 +129,7 @@ def queue_entry_withdraw(*, entry: QueueEntry, user=None) -> list[QueueEntry]:
     return entries
 
 
-@transaction.atomic
+@booking_service
 def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: int) -> bool:
     """Book every device of ``devices`` for ``workflow``, all or nothing.
 
@@ -176,7 +176,7 @@ def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: i
     return granted
 
 
-@transaction.atomic
+@booking_service
 def workflow_devices_release(*, workflow, user=None, reason: str = "") -> list[Booking]:
     """Release everything ``workflow`` holds and withdraw all it waits for, handing each device on.
 
@@ -198,7 +198,7 @@ def workflow_devices_release(*, workflow, user=None, reason: str = "") -> list[B
     return bookings
 
 
-@transaction.atomic
+@booking_service
 def device_force_release(*, device: Device, user, reason: str) -> Booking:
     """An operator takes a device back from whatever holds it; recorded with who and why."""
     reason = (reason or "").strip()
@@ -213,7 +213,7 @@ def device_force_release(*, device: Device, user, reason: str) -> Booking:
     return booking
 
 
-@transaction.atomic
+@booking_service
 def device_status_set(*, device: Device, status: str, user=None) -> Device:
     """Take a device out of service (maintenance, offline) or put it back in service.
 
