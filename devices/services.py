@@ -1,0 +1,235 @@
+"""Booking and queue services: exclusive device use, the priority queue and the hand-off.
+
+Used by the API, the admin, the executor and manage.py alike. The rules every function keeps:
+
+- **Lock order.** Every change to a device's bookings or queue happens while that device's row
+  is locked FOR UPDATE (``labcore.locking.lock_rows``: primary-key order, ``lock_timeout`` ->
+  409). A service locks, in one statement and in pk order, every device it may touch: the
+  devices named plus every device of a request waiting for one of them (a hand-off may book
+  those). Nothing is locked later out of order, so two services never deadlock.
+- **All or nothing.** A request for several devices (one ``request_id``) is granted only when
+  all of its devices are free, and then all at once; otherwise it holds nothing and waits.
+- **Strict service order.** A device's queue is served by priority then arrival; a waiting
+  request at the head of a device's queue reserves it, even while it waits for its other
+  devices, so later requests of the same or lower priority can never jump it (no starvation
+  of multi-device requests). See docs/decisions.md, "Booking and queue".
+- **Hand-off in the same transaction.** Releasing, withdrawing and cancelling grant the next
+  request in the transaction that freed the device; the executor hears of it through
+  ``workflow_devices_granted`` on commit.
+"""
+
+import uuid
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from devices.choices import DeviceStatus, QueueEntryStatus
+from devices.handoff import (
+    LOWEST_PRIORITY,
+    OUT_OF_SERVICE,
+    booking_service,
+    bookings_create,
+    bookings_release,
+    devices_lock,
+    ensure_workflow_can_hold,
+    entries_resolve,
+    first_blocker,
+    hand_off,
+    request_grant_if_ready,
+)
+from devices.models import Booking, Device, QueueEntry
+from labcore.exceptions import ApplicationError, ConflictError
+
+
+@booking_service
+def booking_create(*, device: Device, workflow, user=None) -> Booking:
+    """Book ``device`` for ``workflow`` now, or refuse with 409 naming who holds or waits for it.
+
+    Idempotent: booking a device the workflow already holds returns that booking. The result's
+    ``created`` attribute says whether this call made it.
+    """
+    ensure_workflow_can_hold(workflow)
+    devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
+    held = Booking.objects.active().filter(device_id=device.pk, workflow_id=workflow.pk).first()
+    if held:
+        held.created = False
+        return held
+    own = QueueEntry.objects.waiting().filter(device_id=device.pk, workflow_id=workflow.pk).first()
+    if own:
+        if request_grant_if_ready(own.request_id):
+            booking = Booking.objects.active().get(device_id=device.pk)
+            booking.created = True
+            return booking
+        message = f"workflow {workflow.pk} is queued for device {device.pk}; wait for the hand-off or withdraw it"
+        raise ConflictError(message, fields={"device": [message]})
+    # A direct booking has no priority: anyone waiting for the device is served first.
+    blocker = first_blocker([device.pk], workflow_id=workflow.pk, priority=LOWEST_PRIORITY)
+    if blocker:
+        raise ConflictError(blocker, fields={"device": [blocker]})
+    booking = bookings_create([device.pk], workflow.pk)[0]
+    booking.created = True
+    return booking
+
+
+@booking_service
+def booking_release(*, device: Device, workflow, user=None, reason: str = "") -> Booking:
+    """Release ``workflow``'s booking of ``device`` and grant the next request, in one transaction."""
+    devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
+    booking = Booking.objects.active().filter(device_id=device.pk).first()
+    if booking is None or booking.workflow_id != workflow.pk:
+        holder = f"booked by workflow {booking.workflow_id}" if booking else "not booked"
+        message = f"workflow {workflow.pk} does not hold device {device.pk} (it is {holder})"
+        raise ConflictError(message, fields={"workflow_id": [message]})
+    bookings_release([booking], user=user, reason=reason or "released")
+    hand_off([device.pk])
+    return booking
+
+
+@booking_service
+def queue_entry_create(*, device: Device, workflow, priority: int) -> QueueEntry | Booking:
+    """Queue ``workflow`` for ``device`` at ``priority``; book at once when nothing is before it.
+
+    Never a duplicate: a workflow that holds the device gets its booking, one that already waits
+    gets its entry. The result's ``created`` attribute says whether this call made it.
+    """
+    ensure_workflow_can_hold(workflow)
+    devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
+    existing = (
+        Booking.objects.active().filter(device_id=device.pk, workflow_id=workflow.pk).first()
+        or QueueEntry.objects.waiting().filter(device_id=device.pk, workflow_id=workflow.pk).first()
+    )
+    if existing:
+        existing.created = False
+        return existing
+    if first_blocker([device.pk], workflow_id=workflow.pk, priority=priority) is None:
+        result = bookings_create([device.pk], workflow.pk)[0]
+    else:
+        result = QueueEntry.objects.create(
+            device_id=device.pk, workflow_id=workflow.pk, priority=priority, request_id=uuid.uuid4()
+        )
+    result.created = True
+    return result
+
+
+@booking_service
+def queue_entry_withdraw(*, entry: QueueEntry, user=None) -> list[QueueEntry]:
+    """Withdraw a waiting request (every entry sharing ``entry``'s request) and hand its devices on."""
+    request_id = entry.request_id
+    device_ids = devices_lock(
+        lambda: set(QueueEntry.objects.filter(request_id=request_id).values_list("device_id", flat=True)),
+        what=f"device {entry.device_id}",
+    )
+    entries = list(QueueEntry.objects.waiting().filter(request_id=request_id))
+    if not entries:
+        entry.refresh_from_db(fields=["status"])
+        raise ConflictError(f"queue entry {entry.pk} is no longer waiting (it is {entry.status})")
+    entries_resolve(entries, QueueEntryStatus.WITHDRAWN)
+    # Its place at the head of a queue may have been reserving a free device: hand those on.
+    hand_off(device_ids)
+    return entries
+
+
+@booking_service
+def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: int) -> bool:
+    """Book every device of ``devices`` for ``workflow``, all or nothing.
+
+    True when the workflow holds them all on return. Otherwise it books nothing, waits as one
+    request (one QueueEntry per missing device, sharing a request_id) and returns False; the
+    hand-off that later grants it sends ``workflow_devices_granted``. Calling it again while
+    queued creates no duplicates (it extends the same request if the set grew).
+    """
+    ensure_workflow_can_hold(workflow)
+    wanted = {device.pk for device in devices}
+    if not wanted:
+        return True
+
+    def base() -> set[str]:
+        own = QueueEntry.objects.waiting().filter(workflow_id=workflow.pk).values_list("device_id", flat=True)
+        return wanted | set(own)
+
+    devices_lock(base, what="devices " + ", ".join(sorted(wanted)))
+    held = set(Booking.objects.active().filter(workflow_id=workflow.pk).values_list("device_id", flat=True))
+    missing = wanted - held
+    if not missing:
+        return True
+    own = list(QueueEntry.objects.waiting().filter(workflow_id=workflow.pk))
+    waiting_for = {entry.device_id for entry in own}
+    if own:
+        if missing <= waiting_for and len({entry.request_id for entry in own}) == 1:
+            return request_grant_if_ready(own[0].request_id)  # already queued: no duplicate
+        # The set grew (or it waits as several requests): wait again as one fresh request, so
+        # its entries are ordered after every earlier request on all of its devices alike (the
+        # property that keeps two multi-device requests from each heading one queue forever).
+        entries_resolve(own, QueueEntryStatus.WITHDRAWN)
+        missing |= waiting_for - held
+    if first_blocker(missing, workflow_id=workflow.pk, priority=priority) is None:
+        bookings_create(missing, workflow.pk)
+        granted = True
+    else:
+        request_id = uuid.uuid4()
+        QueueEntry.objects.bulk_create(
+            QueueEntry(device_id=d, workflow_id=workflow.pk, priority=priority, request_id=request_id)
+            for d in sorted(missing)
+        )
+        granted = False
+    hand_off(waiting_for)  # its old entries may have been reserving devices others can now have
+    return granted
+
+
+@booking_service
+def workflow_devices_release(*, workflow, user=None, reason: str = "") -> list[Booking]:
+    """Release everything ``workflow`` holds and withdraw all it waits for, handing each device on.
+
+    For the end of a workflow and for cancelling one: nothing stale is left behind.
+    """
+
+    def base() -> set[str]:
+        held = Booking.objects.active().filter(workflow_id=workflow.pk).values_list("device_id", flat=True)
+        waiting = QueueEntry.objects.waiting().filter(workflow_id=workflow.pk).values_list("device_id", flat=True)
+        return set(held) | set(waiting)
+
+    device_ids = devices_lock(base, what=f"the devices of workflow {workflow.pk}")
+    if not device_ids:
+        return []
+    bookings = list(Booking.objects.active().filter(workflow_id=workflow.pk))
+    bookings_release(bookings, user=user, reason=reason or "workflow released its devices")
+    entries_resolve(list(QueueEntry.objects.waiting().filter(workflow_id=workflow.pk)), QueueEntryStatus.WITHDRAWN)
+    hand_off(device_ids)
+    return bookings
+
+
+@booking_service
+def device_force_release(*, device: Device, user, reason: str) -> Booking:
+    """An operator takes a device back from whatever holds it; recorded with who and why."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("a reason is required to force-release a device", fields={"reason": ["Required."]})
+    devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
+    booking = Booking.objects.active().filter(device_id=device.pk).first()
+    if booking is None:
+        raise ConflictError(f"device {device.pk} is not booked")
+    bookings_release([booking], user=user, reason=f"force-released: {reason}")
+    hand_off([device.pk])
+    return booking
+
+
+@booking_service
+def device_status_set(*, device: Device, status: str, user=None) -> Device:
+    """Take a device out of service (maintenance, offline) or put it back in service.
+
+    ``available`` and ``busy`` follow the bookings, so putting a device back in service sets
+    whichever is true and serves its queue. A booking in progress is not broken by maintenance:
+    force-release it if the holder must stop.
+    """
+    if status not in DeviceStatus.values:
+        message = f'"{status}" is not a device status; use one of: {", ".join(DeviceStatus.values)}.'
+        raise ApplicationError(message, fields={"status": [message]})
+    devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
+    if status not in OUT_OF_SERVICE:
+        booked = Booking.objects.active().filter(device_id=device.pk).exists()
+        status = DeviceStatus.BUSY if booked else DeviceStatus.AVAILABLE
+    Device.objects.filter(pk=device.pk).update(status=status, updated_at=timezone.now())
+    device.status = status
+    if status not in OUT_OF_SERVICE:
+        hand_off([device.pk])  # requests that waited for it to come back
+    return device
