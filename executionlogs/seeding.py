@@ -10,8 +10,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
-from psycopg.copy import QueuedLibpqWriter
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from devices.models import ActionType, Device
 from executionlogs.chain import CHAIN_LOCK, GENESIS_HASH, HASHED_FIELDS, canonical_digest, jsonb_text, table_name

@@ -39,5 +39,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         elapsed = time.perf_counter() - began
         self.stdout.write(
-            self.style.SUCCESS(f"Seeded {written} execution log entries in {elapsed:.1f} s ({written / elapsed:,.0f}/s).")
+            self.style.SUCCESS(
+                f"Seeded {written} execution log entries in {elapsed:.1f} s ({written / elapsed:,.0f}/s)."
+            )
         )
