@@ -17,7 +17,8 @@ from django.db.models import F, TextField
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Cast
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 2000  # rows per FETCH from the server-side cursor
+LINES_PER_BLOCK = 500  # rows per write to the client
 
 COLUMNS = [
     "id",
@@ -71,8 +72,9 @@ def _timestamp(value) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def export_rows(queryset, *, chunk_size: int = CHUNK_SIZE):
+def export_rows(queryset, *, chunk_size: int | None = None):
     """Tuples in COLUMNS order, payloads as JSON text, streamed in (started_at, id) order."""
+    chunk_size = chunk_size or CHUNK_SIZE
     queryset = (
         queryset.order_by("started_at", "id")
         .annotate(request_text=Cast("request", TextField()), response_text=Cast("response", TextField()))
@@ -99,12 +101,12 @@ def _keyset_batches(queryset, chunk_size: int):
         position = (rows[-1][_STARTED_AT], rows[-1][_ID])
 
 
-def _chunks(lines, size: int = 500):
+def _chunks(lines):
     """Join lines into blocks so the server writes a few kB at a time, not one row."""
     block = []
     for line in lines:
         block.append(line)
-        if len(block) >= size:
+        if len(block) >= LINES_PER_BLOCK:
             yield "".join(block)
             block = []
     if block:

@@ -64,7 +64,7 @@ class ExecutionLog(models.Model):
     )
     action_type = models.CharField(max_length=100, help_text="The ActionType name at dispatch time.")
     operation = models.CharField(max_length=100, blank=True)
-    request = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    request = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     response = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     status = models.CharField(max_length=16, choices=LogStatus.choices)
     latency_ms = models.FloatField(null=True, blank=True)
