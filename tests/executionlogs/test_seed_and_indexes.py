@@ -88,7 +88,8 @@ def test_search_and_listing_use_an_index(demo_lab):
             execution_logs_in_range(execution_log_list(), start=day, end=day + timedelta(days=1)), middle
         ),
         "device": first_page(execution_log_list().filter(device_id="incubator-1")),
-        "status": first_page(execution_log_list().filter(status="error")),
+        "status, rare": first_page(execution_log_list().filter(status="error")),
+        "status, common": first_page(execution_log_list().filter(status="success")),
         "action type": first_page(execution_log_list().filter(action_type="plate_read")),
     }
     for label, queryset in queries.items():
