@@ -17,6 +17,8 @@ from django.db.models import F, TextField
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Cast
 
+from executionlogs.rendering import api_timestamp
+
 CHUNK_SIZE = 2000  # rows per FETCH from the server-side cursor
 LINES_PER_BLOCK = 500  # rows per write to the client
 
@@ -62,14 +64,6 @@ _QUERY_FIELDS = [
 ]
 _TIMESTAMPS = {COLUMNS.index(name) for name in ("started_at", "finished_at", "created_at")}
 _STARTED_AT, _ID = COLUMNS.index("started_at"), COLUMNS.index("id")
-
-
-def _timestamp(value) -> str | None:
-    # As the API renders it (DRF): ISO 8601, UTC as "Z".
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def export_rows(queryset, *, chunk_size: int | None = None):
@@ -119,7 +113,7 @@ def export_ndjson(queryset):
 
     def lines():
         for row in export_rows(queryset):
-            values = [_timestamp(value) if index in _TIMESTAMPS else value for index, value in enumerate(row[:-2])]
+            values = [api_timestamp(value) if index in _TIMESTAMPS else value for index, value in enumerate(row[:-2])]
             head = json.dumps(dict(zip(scalar_names, values, strict=True)), ensure_ascii=False)
             request, response = row[-2], row[-1]
             yield f'{head[:-1]}, "request": {request}, "response": {response or "null"}}}\n'
@@ -137,7 +131,7 @@ def export_csv(queryset):
         for row in export_rows(queryset):
             writer.writerow(
                 [
-                    _timestamp(value) if index in _TIMESTAMPS else ("" if value is None else value)
+                    api_timestamp(value) if index in _TIMESTAMPS else ("" if value is None else value)
                     for index, value in enumerate(row)
                 ]
             )

@@ -200,3 +200,18 @@ def test_a_viewer_can_read_every_log_endpoint(device):
 def test_logs_need_authentication(anonymous_client):
     assert anonymous_client.get("/api/execution-logs").status_code == 401
     assert anonymous_client.post("/api/execution-logs").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_fast_serializer_renders_what_drf_would(device):
+    from rest_framework import serializers
+
+    from executionlogs.api.serializers import ExecutionLogSerializer
+
+    user = UserFactory()
+    entry = append_log(device, user=user, workflow=WorkflowFactory(), response=None, status="unknown", latency_ms=None)
+    plain = append_log(device, request={"nested": [1, {"a": None}]}, latency_ms=3)
+    for stored in ExecutionLog.objects.select_related("user").filter(pk__in=[entry.pk, plain.pk]):
+        fast = ExecutionLogSerializer(stored).data
+        generic = serializers.ModelSerializer.to_representation(ExecutionLogSerializer(), stored)
+        assert dict(fast) == dict(generic)
