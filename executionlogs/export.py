@@ -13,11 +13,9 @@ import io
 import json
 
 from django.db import connections, transaction
-from django.db.models import F, TextField
+from django.db.models import F, Func, TextField
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Cast
-
-from executionlogs.rendering import api_timestamp
 
 CHUNK_SIZE = 2000  # rows per FETCH from the server-side cursor
 LINES_PER_BLOCK = 500  # rows per write to the client
@@ -51,19 +49,31 @@ _QUERY_FIELDS = [
     "operation",
     "status",
     "latency_ms",
-    "started_at",
-    "finished_at",
+    "started_at_text",
+    "finished_at_text",
     "attempt",
     "caused_by",
     "user__username",
-    "created_at",
+    "created_at_text",
     "previous_hash",
     "entry_hash",
     "request_text",
     "response_text",
 ]
-_TIMESTAMPS = {COLUMNS.index(name) for name in ("started_at", "finished_at", "created_at")}
 _STARTED_AT, _ID = COLUMNS.index("started_at"), COLUMNS.index("id")
+
+
+class IsoTimestamp(Func):
+    """A timestamptz as the API renders it (``2025-01-31T09:30:00.250000Z``, no fraction when
+    it is zero), formatted by PostgreSQL: parsing and reformatting three timestamps a row in
+    Python took half the export's time."""
+
+    template = (
+        "(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        "CASE WHEN mod(date_part('microseconds', %(expressions)s)::bigint, 1000000) = 0 THEN '' "
+        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z')"
+    )
+    output_field = TextField()
 
 
 def export_rows(queryset, *, chunk_size: int | None = None):
@@ -71,7 +81,13 @@ def export_rows(queryset, *, chunk_size: int | None = None):
     chunk_size = chunk_size or CHUNK_SIZE
     queryset = (
         queryset.order_by("started_at", "id")
-        .annotate(request_text=Cast("request", TextField()), response_text=Cast("response", TextField()))
+        .annotate(
+            request_text=Cast("request", TextField()),
+            response_text=Cast("response", TextField()),
+            started_at_text=IsoTimestamp("started_at"),
+            finished_at_text=IsoTimestamp("finished_at"),
+            created_at_text=IsoTimestamp("created_at"),
+        )
         .values_list(*_QUERY_FIELDS)
     )
     if connections[queryset.db].settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
@@ -113,8 +129,7 @@ def export_ndjson(queryset):
 
     def lines():
         for row in export_rows(queryset):
-            values = [api_timestamp(value) if index in _TIMESTAMPS else value for index, value in enumerate(row[:-2])]
-            head = json.dumps(dict(zip(scalar_names, values, strict=True)), ensure_ascii=False)
+            head = json.dumps(dict(zip(scalar_names, row[:-2], strict=True)), ensure_ascii=False)
             request, response = row[-2], row[-1]
             yield f'{head[:-1]}, "request": {request}, "response": {response or "null"}}}\n'
 
@@ -129,12 +144,7 @@ def export_csv(queryset):
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         for row in export_rows(queryset):
-            writer.writerow(
-                [
-                    api_timestamp(value) if index in _TIMESTAMPS else ("" if value is None else value)
-                    for index, value in enumerate(row)
-                ]
-            )
+            writer.writerow(row)
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

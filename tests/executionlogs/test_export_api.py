@@ -114,3 +114,18 @@ def test_export_without_server_side_cursors_reads_keyset_batches(api_client, dev
         assert cursor.fetchone()[0] == 0
     lines = [json.loads(line) for line in (first_block + b"".join(stream).decode()).splitlines()]
     assert [line["id"] for line in lines] == [entry.pk for entry in entries]
+
+
+@pytest.mark.django_db
+def test_export_timestamps_are_rendered_exactly_as_the_list_renders_them(api_client, device):
+    append_log(
+        device,
+        started_at=datetime(2025, 1, 1, 9, 30, tzinfo=UTC),  # no fraction: none printed
+        finished_at=datetime(2025, 1, 1, 9, 30, 0, 250000, tzinfo=UTC),
+    )
+    append_log(device, started_at=datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC), status="unknown", response=None)
+    listed = api_client.get("/api/execution-logs").json()["results"]
+    exported = [json.loads(line) for line in body_of(api_client.get(EXPORT)).splitlines()]
+    assert exported == listed
+    assert [entry["started_at"] for entry in exported] == ["0999-12-31T23:59:59.000001Z", "2025-01-01T09:30:00Z"]
+    assert exported[1]["finished_at"] == "2025-01-01T09:30:00.250000Z"
