@@ -1,6 +1,7 @@
 """The hash chain: every entry seals its stored content and the hash of the one before it."""
 
 import threading
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -166,4 +167,53 @@ def test_an_entry_rolled_back_with_its_transaction_leaves_the_chain_valid(device
         append_log(device)
         raise RuntimeError("the caller's transaction fails after logging")
     append_log(device)
+    assert "OK: 2" in verify_logs()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_logging_for_a_device_another_transaction_has_locked_does_not_deadlock():
+    """A holds device X FOR UPDATE (as booking does) and then logs; B logs for device X.
+
+    If B took the chain lock first and only needed X's row at commit (the deferred foreign-key
+    check), A would wait for the chain and B for X: a deadlock. The writer shares the rows it
+    references before it takes the chain lock, so B waits for A instead, and both succeed.
+    """
+    from devices.models import Device
+    from labcore.locking import lock_rows
+
+    device_x, device_y = DeviceFactory(id="locked-x"), DeviceFactory(id="free-y")
+    a_holds_x, b_is_logging = threading.Event(), threading.Event()
+    errors: list = []
+
+    def transaction_a():
+        try:
+            with transaction.atomic():
+                lock_rows(Device.objects.filter(pk=device_x.pk), what="device")
+                a_holds_x.set()
+                b_is_logging.wait(5)
+                time.sleep(0.5)  # B is inside execution_log_create by now
+                append_log(device_y)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def transaction_b():
+        try:
+            a_holds_x.wait(5)
+            with transaction.atomic():
+                b_is_logging.set()
+                append_log(device_x)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=transaction_a), threading.Thread(target=transaction_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert list(ExecutionLog.objects.order_by("id").values_list("device_id", flat=True)) == ["free-y", "locked-x"]
     assert "OK: 2" in verify_logs()
