@@ -93,3 +93,9 @@ def test_start_after_end_says_so(api_client):
     assert response.json()["fields"]["start"] == [
         "start (2025-01-03T00:00:00+00:00) is after end (2025-01-02T00:00:00+00:00)."
     ]
+
+
+@pytest.mark.django_db
+def test_offsets_postgresql_would_refuse_are_converted_first(api_client, january):
+    found = ids(api_client.get(SEARCH, {"start": "2025-01-02T05:59:00+17:59", "end": "2025-01-02T12:00:00+00:00"}))
+    assert found == [january["jan1_noon"].pk, january["jan2_midnight"].pk]
