@@ -227,3 +227,12 @@ def test_timestamps_hash_the_same_whole_seconds_or_old_years(device):
     append_log(device, started_at=whole_minute, finished_at=whole_minute + timedelta(minutes=1))
     append_log(device, started_at=datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC))
     assert "OK: 2" in verify_logs()
+
+
+@pytest.mark.django_db
+def test_entries_made_by_the_shared_factory_are_chained_too():
+    from tests.factories import ExecutionLogFactory
+
+    first, second = ExecutionLogFactory(), ExecutionLogFactory()
+    assert second.previous_hash == first.entry_hash != ""
+    assert "OK: 2" in verify_logs()
