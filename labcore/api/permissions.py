@@ -29,6 +29,10 @@ class HasRoleCapability(BasePermission):
     def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return False
+        if not hasattr(view, request.method.lower()):
+            # The view has no handler for this method: let it answer 405, which is the truth,
+            # rather than a 403 that suggests another role could do it.
+            return True
         capability = required_capability(request, view)
         allowed = capability in user_capabilities(request.user)
         if not allowed:

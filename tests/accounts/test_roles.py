@@ -42,3 +42,16 @@ def test_a_user_without_a_role_has_no_capability_and_gets_403(anonymous_client):
     response = anonymous_client.get("/api/devices")
     assert response.status_code == 403
     assert response.json()["error"] == "permission_denied"
+
+
+@pytest.mark.django_db
+def test_a_method_no_endpoint_has_is_405_not_403(anonymous_client):
+    from accounts.services import token_issue
+
+    viewer = UserFactory()
+    viewer.groups.set([Group.objects.get(name="viewer")])
+    _, key = token_issue(user=viewer)
+    anonymous_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = anonymous_client.post("/api/samples", {}, format="json")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
