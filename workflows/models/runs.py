@@ -85,6 +85,20 @@ class RunStep(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Executor bookkeeping (see docs/executor.md).
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="A failed attempt of a safe-to-repeat action is retried from this time."
+    )
+    poll_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the long operation should next be polled (recovery re-polls after it)."
+    )
+    resolution = models.CharField(
+        max_length=16, blank=True, help_text="The operator's decision on an unknown outcome."
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["workflow_id", "position"]
