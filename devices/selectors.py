@@ -1,9 +1,10 @@
 """Reads of devices that cross relations, each with the joins its callers need."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from devices.choices import BookingStatus
-from devices.models import ActionType, Booking, Device
+from devices.models import ActionType, Booking, Device, QueueEntry
 
 
 def device_list() -> QuerySet[Device]:
@@ -27,3 +28,36 @@ def device_holder_workflow_id(device: Device) -> int | None:
 
 def action_type_list() -> QuerySet[ActionType]:
     return ActionType.objects.order_by("name")
+
+
+def booking_list() -> QuerySet[Booking]:
+    """Bookings with the device and the user who released them (the API and admin read both)."""
+    return Booking.objects.select_related("device", "released_by")
+
+
+def device_queue(device: Device) -> QuerySet[QueueEntry]:
+    """The waiting entries of ``device`` in service order, each annotated with its ``position``.
+
+    The position (1 = served next) is a correlated count rather than a window function, so it
+    stays right on every page of a cursor-paginated listing.
+    """
+    return QueueEntry.objects.waiting().filter(device=device).in_service_order().annotate(position=_position())
+
+
+def queue_entry_position(entry: QueueEntry) -> int:
+    """Where a waiting entry stands in its device's queue (1 = served next)."""
+    ahead = QueueEntry.objects.waiting().filter(device_id=entry.device_id)
+    ahead = ahead.filter(Q(priority__lt=entry.priority) | Q(priority=entry.priority, id__lt=entry.id))
+    return ahead.count() + 1
+
+
+def _position():
+    ahead = QueueEntry.objects.waiting().filter(device_id=OuterRef("device_id"))
+    ahead = ahead.filter(Q(priority__lt=OuterRef("priority")) | Q(priority=OuterRef("priority"), id__lt=OuterRef("id")))
+    count = ahead.order_by().values("device_id").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(count, output_field=IntegerField()), 0) + 1
+
+
+def queue_entry_list() -> QuerySet[QueueEntry]:
+    """Queue entries of every device with their device and workflow (admin)."""
+    return QueueEntry.objects.select_related("device", "workflow")

@@ -1,7 +1,7 @@
 import django_filters
 
-from devices.choices import DeviceKind, DeviceStatus
-from devices.models import Device
+from devices.choices import BookingStatus, DeviceKind, DeviceStatus
+from devices.models import Booking, Device
 
 
 class DeviceFilter(django_filters.FilterSet):
@@ -11,3 +11,15 @@ class DeviceFilter(django_filters.FilterSet):
     class Meta:
         model = Device
         fields = ["kind", "status", "adapter"]
+
+
+class BookingFilter(django_filters.FilterSet):
+    """``?device=incubator-1&workflow=42&status=active``."""
+
+    device = django_filters.CharFilter(field_name="device_id")
+    workflow = django_filters.NumberFilter(field_name="workflow_id", min_value=1, max_value=2**31 - 1)
+    status = django_filters.ChoiceFilter(choices=BookingStatus.choices)
+
+    class Meta:
+        model = Booking
+        fields = ["device", "workflow", "status"]

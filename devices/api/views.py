@@ -1,14 +1,16 @@
 from rest_framework import viewsets
 
+from devices.api.booking_views import BOOKING_CAPABILITIES, DeviceBookingActionsMixin
 from devices.api.filters import DeviceFilter
 from devices.api.serializers import DeviceSerializer
 from devices.selectors import device_list
 from labcore.api.pagination import cursor_pagination
 
 
-class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
+class DeviceViewSet(DeviceBookingActionsMixin, viewsets.ReadOnlyModelViewSet):
     """Instruments of the lab; ``{id}`` is the device's slug (``liquid-handler-1``)."""
 
+    required_capabilities = {**BOOKING_CAPABILITIES}
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilter
     pagination_class = cursor_pagination("id")
