@@ -3,6 +3,8 @@
 Parameters are checked against the type's JSON Schema; schema defaults fill what is omitted.
 """
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -35,13 +37,42 @@ def action_types_for_kind(kind: str) -> QuerySet[ActionType]:
     return ActionType.objects.filter(device_kind=kind).order_by("name")
 
 
+def _refs(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$ref" and isinstance(item, str):
+                yield item
+            yield from _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
 def schema_errors(schema: dict) -> list[str]:
-    """Problems with a parameter schema itself (empty when it is a valid JSON Schema)."""
+    """Problems with a parameter schema itself (empty when it is a valid JSON Schema).
+
+    It must be an object schema whose property defaults satisfy their own property schemas,
+    and may only ``$ref`` inside itself (a registry entry never fetches anything).
+    """
+    if not isinstance(schema, dict):
+        return ["must be a JSON object (a JSON Schema)"]
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        return [exc.message]
-    return []
+        return [f"not a valid JSON Schema: {exc.message}"]
+    errors = [f"$ref {ref!r} must point inside the schema (start with #)" for ref in _refs(schema) if ref[:1] != "#"]
+    if errors:
+        return errors
+    properties = schema.get("properties", {})
+    for name, spec in properties.items() if isinstance(properties, dict) else ():
+        if isinstance(spec, dict) and "default" in spec:
+            try:
+                errors.extend(
+                    f"default of {name}: {e.message}" for e in Draft202012Validator(spec).iter_errors(spec["default"])
+                )
+            except Exception as exc:  # an internal $ref that only resolves from the root: checked at use
+                errors.append(f"default of {name} cannot be checked: {exc}")
+    return errors
 
 
 def parameters_errors(action_type: ActionType, parameters) -> dict[str, list[str]]:
@@ -77,3 +108,111 @@ def parameters_validate(action_type: ActionType, parameters) -> dict:
     if errors:
         raise ApplicationError(f"invalid parameters for {action_type.name}", fields=errors)
     return filled
+
+
+# Fields an ActionType is registered with (admin, API, load_action_types). ``name`` is its key.
+ACTION_TYPE_FIELDS = (
+    "name",
+    "device_kind",
+    "description",
+    "parameter_schema",
+    "estimated_duration_seconds",
+    "timeout_seconds",
+    "safe_to_repeat",
+    "is_long_running",
+    "on_failure",
+    "max_retries",
+    "mock_response",
+    "mock_latency_seconds",
+    "mock_latency_jitter",
+    "mock_failure_rate",
+)
+
+
+def action_type_prepare(*, action_type: ActionType | None = None, **fields) -> tuple[ActionType, dict]:
+    """An unsaved ActionType with ``fields`` applied, and every error found, keyed by field."""
+    instance = action_type or ActionType()
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(fields) - set(ACTION_TYPE_FIELDS))
+    if unknown:
+        errors["fields"] = [f"unknown field(s): {', '.join(unknown)}"]
+    for field, value in fields.items():
+        if field in ACTION_TYPE_FIELDS:
+            setattr(instance, field, value)
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    except (TypeError, ValueError) as exc:  # e.g. a list where a number belongs
+        errors.setdefault("fields", []).append(str(exc))
+    problems = schema_errors(instance.parameter_schema)
+    if problems:
+        errors.setdefault("parameter_schema", []).extend(problems)
+    return instance, errors
+
+
+@transaction.atomic
+def action_type_create(**fields) -> ActionType:
+    """Register a new action type: a new instrument capability, as data."""
+    instance, errors = action_type_prepare(**fields)
+    if errors:
+        raise ApplicationError("invalid action type: " + ", ".join(errors), fields=errors)
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def action_type_update(*, action_type: ActionType, **fields) -> ActionType:
+    instance, errors = action_type_prepare(action_type=action_type, **fields)
+    if errors:
+        raise ApplicationError(f"invalid action type {action_type.name}: " + ", ".join(errors), fields=errors)
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def action_types_load(entries, *, locations: list[str] | None = None) -> dict[str, list[str]]:
+    """Create or update every entry by name, all or nothing (idempotent).
+
+    Every entry is checked before anything is written; the errors are keyed by the entry's
+    place (``locations[i]``, e.g. ``[2] robot.x (line 14)``) and field, so a file with several
+    mistakes reports them all and changes nothing.
+    """
+    if not isinstance(entries, list):
+        raise ApplicationError("expected a list of action types", fields={"file": ["must be a list"]})
+    existing = {
+        t.name: t for t in ActionType.objects.filter(name__in=[e.get("name") for e in entries if isinstance(e, dict)])
+    }
+    errors: dict[str, list[str]] = {}
+    prepared = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        where = (locations or [])[index] if locations and index < len(locations) else f"[{index}]"
+        if not isinstance(entry, dict):
+            errors[where] = ["must be a mapping of fields"]
+            continue
+        name = entry.get("name")
+        if isinstance(name, str) and name in seen:
+            errors[f"{where}.name"] = [f"{name!r} appears twice in the file"]
+            continue
+        seen.add(name)
+        current = existing.get(name) if isinstance(name, str) else None
+        before = {f: getattr(current, f) for f in ACTION_TYPE_FIELDS} if current else None
+        instance, entry_errors = action_type_prepare(action_type=current, **entry)
+        for field, messages in entry_errors.items():
+            errors[f"{where}.{field}"] = messages
+        prepared.append((instance, before))
+    if errors:
+        raise ApplicationError(f"{len(errors)} error(s) in the action types; nothing was changed", fields=errors)
+    report: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
+    for instance, before in prepared:
+        if before is None:
+            report["created"].append(instance.name)
+        elif before == {f: getattr(instance, f) for f in ACTION_TYPE_FIELDS}:
+            report["unchanged"].append(instance.name)
+            continue
+        else:
+            report["updated"].append(instance.name)
+        instance.save()
+    return report

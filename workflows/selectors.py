@@ -1,8 +1,10 @@
 """Reads of workflows with everything their API representation needs, in constant queries."""
 
+from dataclasses import dataclass
+
 from django.db.models import Prefetch, QuerySet
 
-from workflows.models import RunStep, Workflow, WorkflowSample
+from workflows.models import Action, Project, Protocol, RunStep, Step, Workflow, WorkflowSample
 
 
 def workflow_list() -> QuerySet[Workflow]:
@@ -10,4 +12,49 @@ def workflow_list() -> QuerySet[Workflow]:
     return Workflow.objects.select_related("protocol", "device").prefetch_related(
         Prefetch("workflow_samples", queryset=WorkflowSample.objects.select_related("sample").order_by("position")),
         Prefetch("run_steps", queryset=RunStep.objects.select_related("action_type").order_by("position")),
+    )
+
+
+def project_list() -> QuerySet[Project]:
+    return Project.objects.order_by("name")
+
+
+def protocol_list() -> QuerySet[Protocol]:
+    """Protocols with their project, steps and actions (with types): four queries for any number."""
+    actions = Action.objects.select_related("action_type", "device").order_by("position")
+    steps = Step.objects.order_by("position").prefetch_related(Prefetch("actions", queryset=actions))
+    return Protocol.objects.select_related("project").prefetch_related(Prefetch("steps", queryset=steps))
+
+
+def protocol_versions(protocol: Protocol) -> QuerySet[Protocol]:
+    """Every version of ``protocol`` (same project and name), oldest first."""
+    return Protocol.objects.filter(project_id=protocol.project_id, name=protocol.name).order_by(
+        "version_major", "version_minor"
+    )
+
+
+@dataclass(frozen=True)
+class ProtocolSummary:
+    """What a scientist checks before running a protocol."""
+
+    step_count: int
+    action_count: int
+    device_kinds: list[str]
+    devices: list[str]
+    estimated_duration_seconds: float
+
+
+def protocol_summary(protocol: Protocol) -> ProtocolSummary:
+    """Counts, kinds, pinned devices and estimated time, from the prefetch of ``protocol_list``.
+
+    Unpinned actions run on any device of their kind, so only pinned devices are named.
+    """
+    steps = list(protocol.steps.all())
+    actions = [action for step in steps for action in step.actions.all()]
+    return ProtocolSummary(
+        step_count=len(steps),
+        action_count=len(actions),
+        device_kinds=sorted({action.action_type.device_kind for action in actions}),
+        devices=sorted({action.device_id for action in actions if action.device_id}),
+        estimated_duration_seconds=sum(action.action_type.estimated_duration_seconds for action in actions),
     )

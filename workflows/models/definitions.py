@@ -111,4 +111,29 @@ class Action(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.position}. {self.action_type_id}"
+        return f"{self.position}. {self.action_type.name if self.action_type_id else '?'}"
+
+    def clean(self):
+        """Parameters must satisfy the type's JSON Schema; a pinned device must be of its kind."""
+        from django.core.exceptions import ValidationError
+
+        from devices.registry import parameters_errors, parameters_with_defaults
+
+        if not self.action_type_id:
+            return
+        errors: dict[str, list[str]] = {}
+        if not isinstance(self.parameters, dict):
+            errors["parameters"] = ["Parameters must be a JSON object."]
+        else:
+            filled = parameters_with_defaults(self.action_type, self.parameters)
+            for field, messages in parameters_errors(self.action_type, filled).items():
+                # Shown on the parameters field, each message prefixed by the parameter it is about.
+                name = field.removeprefix("parameters").lstrip(".")
+                errors.setdefault("parameters", []).extend(f"{name}: {m}" if name else m for m in messages)
+        if self.device_id and self.device.kind != self.action_type.device_kind:
+            errors["device"] = [
+                f"{self.device_id} is a {self.device.kind}; {self.action_type.name} runs on a "
+                f"{self.action_type.device_kind}."
+            ]
+        if errors:
+            raise ValidationError(errors)

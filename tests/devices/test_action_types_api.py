@@ -1,0 +1,89 @@
+"""/api/action-types: list, detail by name, create and update with schema validation."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from accounts.services import token_issue
+from devices.models import ActionType
+from tests.factories import ActionTypeFactory, UserFactory
+from tests.utils import queries_for
+
+NEW_TYPE = {
+    "name": "shaker.shake",
+    "device_kind": "other",
+    "description": "Orbital shaking.",
+    "parameter_schema": {
+        "type": "object",
+        "properties": {"rpm": {"type": "integer", "minimum": 100, "maximum": 1500, "default": 300}},
+        "additionalProperties": False,
+    },
+    "estimated_duration_seconds": 120,
+    "timeout_seconds": 300,
+    "safe_to_repeat": True,
+    "mock_response": {"shaken": True},
+    "mock_latency_seconds": 0.2,
+    "mock_failure_rate": 0.1,
+}
+
+
+@pytest.mark.django_db
+def test_a_new_instrument_capability_is_registered_as_data(api_client):
+    response = api_client.post("/api/action-types", NEW_TYPE, format="json")
+    assert response.status_code == 201, response.json()
+    detail = api_client.get("/api/action-types/shaker.shake").json()
+    assert {key: detail[key] for key in NEW_TYPE} == NEW_TYPE
+    response = api_client.patch("/api/action-types/shaker.shake", {"timeout_seconds": 600}, format="json")
+    assert response.status_code == 200
+    assert ActionType.objects.get(name="shaker.shake").timeout_seconds == 600
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "objekt"},
+        {"type": "object", "properties": {"rpm": {"type": "integer", "default": "fast"}}},
+        {"$ref": "https://example.org/schema.json"},
+        [1, 2],
+    ],
+)
+@pytest.mark.django_db
+def test_an_invalid_parameter_schema_is_a_400_on_that_field(api_client, schema):
+    response = api_client.post("/api/action-types", {**NEW_TYPE, "parameter_schema": schema}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["parameter_schema"]
+    assert not ActionType.objects.filter(name="shaker.shake").exists()
+
+
+@pytest.mark.django_db
+def test_out_of_range_mock_settings_are_400s(api_client):
+    response = api_client.post(
+        "/api/action-types", {**NEW_TYPE, "mock_failure_rate": 2, "device_kind": "toaster"}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"mock_failure_rate", "device_kind"}
+
+
+@pytest.mark.django_db
+def test_action_types_filter_by_kind(api_client, demo_lab):
+    names = [t["name"] for t in api_client.get("/api/action-types", {"device_kind": "robot_arm"}).json()["results"]]
+    assert names == ["robot.aspirate", "robot.dispense", "robot.move_plate"]
+
+
+@pytest.mark.django_db
+def test_registering_needs_the_edit_definitions_capability(db):
+    viewer = UserFactory(username="v")
+    viewer.groups.add(Group.objects.get(name="viewer"))
+    _, key = token_issue(user=viewer, name="t")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/action-types").status_code == 200
+    assert client.post("/api/action-types", NEW_TYPE, format="json").status_code == 403
+
+
+@pytest.mark.django_db
+def test_action_type_list_queries_do_not_grow_with_rows(api_client):
+    ActionTypeFactory.create_batch(2)
+    few = queries_for(lambda: api_client.get("/api/action-types"))
+    ActionTypeFactory.create_batch(20)
+    assert queries_for(lambda: api_client.get("/api/action-types")) == few
