@@ -64,7 +64,9 @@ def cell_analysis_results_create(*, execution_log, workflow, response) -> list[C
     for measurement in measurements:
         sample = by_barcode.get(measurement["barcode"])
         if sample is None:
-            logger.warning("log %s: cell analysis for unknown sample %r skipped", execution_log.pk, measurement["barcode"])
+            logger.warning(
+                "log %s: cell analysis for unknown sample %r skipped", execution_log.pk, measurement["barcode"]
+            )
             continue
         results.append(
             CellAnalysisResult(

@@ -15,16 +15,14 @@ Every path that runs an action goes through here: the Celery tasks of auto mode,
 
 import logging
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from devices.adapters import DispatchContext, DispatchResult, DispatchStatus, adapter_for
-from executionlogs.cell_analysis import cell_analysis_results_create
-from executionlogs.choices import Cause, LogStatus
-from executionlogs.services import execution_log_create
+from devices.models import Booking
+from executionlogs.choices import LogStatus
 from labcore.locking import lock_row
 from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
 from workflows.models import RunStep, Workflow
@@ -55,10 +53,7 @@ def workflow_lock(workflow_id: int) -> Workflow | None:
 def run_step_next(workflow: Workflow) -> RunStep | None:
     """The first run-step that is not done, in plan order (None when every step is done)."""
     return (
-        workflow.run_steps.select_related("action_type", "device")
-        .exclude(status__in=DONE)
-        .order_by("position")
-        .first()
+        workflow.run_steps.select_related("action_type", "device").exclude(status__in=DONE).order_by("position").first()
     )
 
 
@@ -163,11 +158,18 @@ def action_claim(*, workflow_id: int) -> RunStep | None:
         workflow_pause_for(workflow, f"{run_step_describe(step)}: outcome unknown; resolve it, then resume")
         return None
     if step.status == RunStepStatus.FAILED:
-        workflow_settle(workflow, status=WorkflowStatus.FAILED, reason=step.error or f"{run_step_describe(step)} failed")
+        workflow_settle(
+            workflow, status=WorkflowStatus.FAILED, reason=step.error or f"{run_step_describe(step)} failed"
+        )
         return None
     if step.retry_at and step.retry_at > timezone.now():
         # A backoff is running; a resume or duplicate task must not cut it short.
         enqueue_advance(workflow_id, countdown=(step.retry_at - timezone.now()).total_seconds())
+        return None
+    if not Booking.objects.active().filter(device_id=step.device_id, workflow_id=workflow.pk).exists():
+        # Exclusive use (invariant 1): an operator may have force-released the device. Never
+        # dispatch to a device the workflow does not hold; resume books it again (or queues).
+        workflow_pause_for(workflow, f"{run_step_describe(step)}: device {step.device_id} is no longer booked by it")
         return None
     return run_step_claim(step)
 

@@ -40,7 +40,11 @@ def workflow_action_run(*, workflow_id: int) -> RunStep | None:
         return None
     result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
     return action_record(
-        run_step_id=step.pk, attempt_id=str(step.attempt_id), result=result, started_at=started_at, finished_at=finished_at
+        run_step_id=step.pk,
+        attempt_id=str(step.attempt_id),
+        result=result,
+        started_at=started_at,
+        finished_at=finished_at,
     )
 
 
@@ -162,6 +166,8 @@ def workflow_pause(*, workflow: Workflow, user=None, reason: str = "") -> Workfl
 @transaction.atomic
 def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
     """Resume a paused workflow where it stopped; a step failed under the pause policy is tried again."""
+    from devices.services import workflow_devices_acquire
+
     workflow = _locked(workflow)
     if workflow.status != WorkflowStatus.PAUSED:
         raise _conflict(workflow, "only a paused workflow can be resumed")
@@ -175,6 +181,15 @@ def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
     workflow.run_steps.filter(status=RunStepStatus.FAILED).update(
         status=RunStepStatus.PENDING, retry_at=None, finished_at=None
     )
+    if workflow.mode == WorkflowMode.AUTO and not workflow_devices_acquire(
+        workflow=workflow, devices=workflow_device_set(workflow), priority=workflow.priority
+    ):
+        # Its devices are kept while paused; only a force-release takes one away. Then it
+        # waits in the queue like any other request and the grant starts it again.
+        workflow.status = WorkflowStatus.QUEUED
+        workflow.status_reason = "resumed; waiting for its devices again"
+        workflow.save(update_fields=["status", "status_reason", "updated_at"])
+        return workflow
     _mark_running(workflow)
     if workflow.mode == WorkflowMode.AUTO:
         enqueue_advance(workflow.pk)

@@ -42,9 +42,9 @@ def _margin() -> timedelta:
 def stale_dispatching_steps(*, now=None) -> list[tuple[int, str]]:
     """(run-step id, attempt id) of steps dispatching for longer than their timeout plus the margin."""
     now = now or timezone.now()
-    candidates = RunStep.objects.filter(status=RunStepStatus.DISPATCHING, dispatched_at__lt=now - _margin()).values_list(
-        "pk", "attempt_id", "dispatched_at", "action_type__timeout_seconds"
-    )
+    candidates = RunStep.objects.filter(
+        status=RunStepStatus.DISPATCHING, dispatched_at__lt=now - _margin()
+    ).values_list("pk", "attempt_id", "dispatched_at", "action_type__timeout_seconds")
     return [
         (pk, str(attempt_id))
         for pk, attempt_id, dispatched_at, timeout in candidates
@@ -106,7 +106,9 @@ def executor_recover(*, now=None) -> dict:
     from workflows.tasks import run_step_poll, workflow_advance
 
     now = now or timezone.now()
-    recovered = [run_step_recover(run_step_id=pk, attempt_id=attempt) for pk, attempt in stale_dispatching_steps(now=now)]
+    recovered = [
+        run_step_recover(run_step_id=pk, attempt_id=attempt) for pk, attempt in stale_dispatching_steps(now=now)
+    ]
     # A poll task lost with its worker: polls never repeat the physical action, so just poll again.
     overdue_polls = list(
         RunStep.objects.filter(status=RunStepStatus.WAITING, poll_due_at__lt=now - _margin()).values_list(
