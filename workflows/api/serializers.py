@@ -128,7 +128,10 @@ class ResolveSerializer(serializers.Serializer):
     step = serializers.IntegerField(
         min_value=1, max_value=2_000_000_000, help_text="The position of the run-step whose outcome is unknown."
     )
-    decision = serializers.ChoiceField(choices=["retry", "mark_succeeded", "mark_failed"])
+    decision = serializers.ChoiceField(
+        choices=["retry", "mark_succeeded", "mark_failed"],
+        error_messages={"invalid_choice": '"{input}" is not one of: retry, mark_succeeded, mark_failed.'},
+    )
 
 
 class ReasonSerializer(serializers.Serializer):
