@@ -30,7 +30,8 @@ from devices.adapters.responses import canned_response, simulated_latency
 OUTCOME_SUCCESS = "ok"
 OUTCOME_FAIL = "fail"
 OUTCOME_HANG = "hang"
-_OUTCOMES = {OUTCOME_SUCCESS, OUTCOME_FAIL, OUTCOME_HANG}
+OUTCOME_RANDOM_FAIL = "rfail"  # drawn from mock_failure_rate rather than injected
+_OUTCOMES = {OUTCOME_SUCCESS, OUTCOME_FAIL, OUTCOME_HANG, OUTCOME_RANDOM_FAIL}
 
 # Never tell the executor to come back sooner than this, nor later than this.
 MIN_POLL_SECONDS = 0.05
@@ -103,7 +104,7 @@ class MockAdapter(Adapter):
             return OUTCOME_FAIL, f"injected failure (device config mock.fail) for {action_type.name}"
         rate = float(action_type.mock_failure_rate or 0.0)
         if rate and random.random() < rate:
-            return OUTCOME_FAIL, f"simulated device failure (mock_failure_rate={rate:g}) for {action_type.name}"
+            return OUTCOME_RANDOM_FAIL, f"simulated device failure (mock_failure_rate={rate:g}) for {action_type.name}"
         return OUTCOME_SUCCESS, ""
 
     def _response(self, action_type, parameters: dict, context: DispatchContext) -> dict:
@@ -130,6 +131,8 @@ class MockAdapter(Adapter):
         if action_type.is_long_running:
             # Started at once; the work happens "on the device" until ready (or until the
             # type's timeout, for a hang), and poll() reports it.
+            if latency > timeout:
+                outcome = OUTCOME_HANG
             duration = timeout if outcome == OUTCOME_HANG else latency
             operation_id = encode_operation_id(self.clock() + duration, outcome)
             return DispatchResult(
@@ -152,7 +155,7 @@ class MockAdapter(Adapter):
             )
 
         self._sleep(latency)
-        if outcome == OUTCOME_FAIL:
+        if outcome in (OUTCOME_FAIL, OUTCOME_RANDOM_FAIL):
             return DispatchResult(
                 status=DispatchStatus.ERROR,
                 request=request,
@@ -195,8 +198,12 @@ class MockAdapter(Adapter):
                 (f"{action_type.name} did not complete within {float(action_type.timeout_seconds):g} s"),
             )
             response = {"operation_id": operation_id, "status": "running"}
-        elif outcome == OUTCOME_FAIL:
-            error = f"injected failure (device config mock.fail) for {action_type.name}"
+        elif outcome in (OUTCOME_FAIL, OUTCOME_RANDOM_FAIL):
+            error = (
+                f"injected failure (device config mock.fail) for {action_type.name}"
+                if outcome == OUTCOME_FAIL
+                else f"simulated device failure (mock_failure_rate) for {action_type.name}"
+            )
             status = DispatchStatus.ERROR
             response = {"operation_id": operation_id, "status": "failed", "message": error}
         else:

@@ -188,7 +188,7 @@ def test_long_operation_is_pending_then_succeeds_when_polled_by_another_instance
 def test_long_operation_completion_time_is_carried_by_its_id(monkeypatch):
     now = [1_000_000.0]
     monkeypatch.setattr(MockAdapter, "clock", staticmethod(lambda: now[0]))
-    action_type = ActionTypeFactory(name="incubate", is_long_running=True)
+    action_type = ActionTypeFactory(name="incubate", is_long_running=True, timeout_seconds=7200)
     device = DeviceFactory(config={"mock": {"latency_seconds": {"incubate": 3600}}})
     pending = dispatch(device, action_type)
     assert decode_operation_id(pending.operation_id) == (1_003_600.0, "ok")
@@ -228,6 +228,27 @@ def test_long_operation_injected_timeout_times_out_after_the_type_timeout(monkey
     now[0] += 1
     result = fresh(device).poll(action_type=action_type, operation_id=pending.operation_id, context=CONTEXT)
     assert result.status == DispatchStatus.TIMEOUT and "600 s" in result.error
+
+
+def test_long_operation_longer_than_its_timeout_times_out_at_the_timeout(monkeypatch):
+    now = [5000.0]
+    monkeypatch.setattr(MockAdapter, "clock", staticmethod(lambda: now[0]))
+    action_type = ActionTypeFactory(name="incubate", is_long_running=True, timeout_seconds=100)
+    device = DeviceFactory(config={"mock": {"latency_seconds": {"incubate": 500}}})
+    pending = dispatch(device, action_type)
+    assert decode_operation_id(pending.operation_id) == (5100.0, "hang")
+    now[0] += 100
+    result = fresh(device).poll(action_type=action_type, operation_id=pending.operation_id, context=CONTEXT)
+    assert result.status == DispatchStatus.TIMEOUT
+
+
+def test_long_operation_random_failure_says_so(monkeypatch):
+    action_type = ActionTypeFactory(name="incubate", is_long_running=True, mock_failure_rate=1.0)
+    pending = dispatch(DeviceFactory(), action_type)
+    result = MockAdapter(DeviceFactory()).poll(
+        action_type=action_type, operation_id=pending.operation_id, context=CONTEXT
+    )
+    assert result.status == DispatchStatus.ERROR and "mock_failure_rate" in result.error
 
 
 def test_polling_an_unknown_operation_is_an_error():
