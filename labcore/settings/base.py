@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
+    "nested_admin",
     "labcore",
     "accounts",
     "devices",

@@ -1,35 +1,275 @@
-from django.contrib import admin
+"""The protocol editor: a protocol's steps in order, each with its actions, edited on one page.
 
+Steps and actions are nested inlines (django-nested-admin), both reorderable by drag and drop
+(the ``position`` fields). Action types are chosen from the registry with a search box, and
+parameters are checked against the chosen type's JSON Schema by ``Action.clean``, so an error
+appears on the parameters field. A published version is shown read-only.
+
+Every page renders in a constant number of queries: the graph is prefetched once, and the
+choice lists that each inline form would query on its own (devices, action type labels) are
+loaded once per request and shared.
+"""
+
+import nested_admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.db.models import Count, Prefetch
+from django.urls import path
+
+from audit.admin import AuditHistoryAdminMixin
+from devices.models import ActionType, Device
+from workflows.admin import protocol_views
 from workflows.models import Action, Project, Protocol, Step
+from workflows.selectors import protocol_list, protocol_summary, protocol_versions
+from workflows.services.protocols import protocol_ensure_editable, protocol_positions_normalise
+
+FROZEN_MESSAGE = (
+    "This version is published and frozen: edits are refused. Use “New version” to make an editable draft (v{next})."
+)
+
+
+def duration_text(seconds: float) -> str:
+    """``1 h 12 min``, ``4 min 30 s``: how long a protocol should take, for people."""
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{seconds} s" if seconds else ""]
+    return " ".join(p for p in parts if p) or "0 s"
+
+
+def _editing_protocol(request) -> Protocol | None:
+    """The protocol whose page is being built or saved (set by ProtocolAdmin.get_object)."""
+    return getattr(request, "_labcore_protocol", None)
+
+
+def _frozen(request) -> bool:
+    protocol = _editing_protocol(request)
+    return protocol is not None and protocol.is_published
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+class ProjectAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "protocol_count", "created_at"]
     search_fields = ["name"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(protocol_total=Count("protocols"))
 
-class StepInline(admin.TabularInline):
+    @admin.display(description="protocols", ordering="protocol_total")
+    def protocol_count(self, project):
+        return project.protocol_total
+
+
+class RegistryAutocomplete(AutocompleteSelect):
+    """The admin's searchable select, labelling the chosen type from a per-request map.
+
+    The stock widget queries the selected option of every form; with one map per request the
+    editor's cost does not grow with the number of actions.
+    """
+
+    def __init__(self, *args, labels: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.labels = labels
+
+    def optgroups(self, name, value, attr=None):
+        options = []
+        if not self.is_required:
+            options.append(self.create_option(name, "", "", False, 0))
+        for index, chosen in enumerate(str(v) for v in value if v not in (None, "")):
+            options.append(self.create_option(name, chosen, self.labels.get(chosen, chosen), True, index + 1))
+        return [(None, options, 0)]
+
+
+def _request_cache(request, key: str, load):
+    cache = request.__dict__.setdefault("_labcore_admin_cache", {})
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+class ActionForm(forms.ModelForm):
+    class Meta:
+        model = Action
+        fields = ["position", "action_type", "parameters", "device"]
+        widgets = {"parameters": forms.Textarea(attrs={"rows": 2, "cols": 42, "class": "action-parameters"})}
+
+
+class ActionFormSet(nested_admin.NestedInlineFormSet):
+    """Reads a step's actions from the prefetch of the step inline instead of one query per step."""
+
+    def get_queryset(self):
+        prefetched = getattr(self.instance, "_prefetched_objects_cache", {}).get("actions")
+        if not self.data and prefetched is not None:
+            return list(prefetched)
+        return super().get_queryset()
+
+
+class ActionInline(nested_admin.NestedTabularInline):
+    model = Action
+    form = ActionForm
+    formset = ActionFormSet
+    extra = 0
+    sortable_field_name = "position"
+    autocomplete_fields = ["action_type"]
+    fields = ["position", "action_type", "parameters", "device"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "action_type":
+            labels = _request_cache(
+                request, "action_type_labels", lambda: dict(ActionType.objects.values_list("pk", "name"))
+            )
+            kwargs["widget"] = RegistryAutocomplete(
+                db_field, self.admin_site, labels={str(pk): name for pk, name in labels.items()}
+            )
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "device":
+            field.choices = _request_cache(
+                request,
+                "device_choices",
+                lambda: (
+                    [("", "any device of the type's kind")]
+                    + [(d.pk, f"{d.pk} ({d.get_kind_display()})") for d in Device.objects.order_by("id")]
+                ),
+            )
+        return field
+
+    def has_add_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_delete_permission(request, obj)
+
+
+class StepInline(nested_admin.NestedStackedInline):
     model = Step
     extra = 0
+    sortable_field_name = "position"
+    fields = ["position", "name", "description"]
+    inlines = [ActionInline]
+    formfield_overrides = {}
+
+    def get_queryset(self, request):
+        actions = Action.objects.select_related("action_type", "device").order_by("position")
+        return super().get_queryset(request).prefetch_related(Prefetch("actions", queryset=actions))
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "description":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 1, "cols": 60})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def has_add_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Protocol)
-class ProtocolAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "version", "status", "published_at"]
+class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
+    list_display = ["name", "project", "version", "status", "step_total", "action_total", "published_at"]
     list_select_related = ["project"]
     list_filter = ["status", "project"]
-    search_fields = ["name"]
+    search_fields = ["name", "project__name"]
+    fields = ["project", "name", "version_major", "version_minor", "description", "status", "previous_version"]
+    readonly_fields = ["status", "previous_version"]
     inlines = [StepInline]
+    actions = ["publish_selected", "new_version_of_selected", "export_selected"]
+    save_on_top = True
 
+    class Media:
+        css = {"all": ["workflows/protocol_editor.css"]}
 
-class ActionInline(admin.TabularInline):
-    model = Action
-    extra = 0
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(step_total=Count("steps", distinct=True), action_total=Count("steps__actions"))
+        )
 
+    @admin.display(description="steps", ordering="step_total")
+    def step_total(self, protocol):
+        return protocol.step_total
 
-@admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
-    list_display = ["name", "protocol", "position"]
-    list_select_related = ["protocol"]
-    inlines = [ActionInline]
+    @admin.display(description="actions", ordering="action_total")
+    def action_total(self, protocol):
+        return protocol.action_total
+
+    def get_object(self, request, object_id, from_field=None):
+        # The whole graph in a fixed number of queries, for the summary panel; remembered on the
+        # request so the inlines know whether the version is frozen without asking again.
+        protocol = protocol_list().filter(pk=object_id).first() if str(object_id).isdigit() else None
+        request._labcore_protocol = protocol
+        return protocol
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_published:
+            return False  # frozen: the page is read-only and a POST is refused
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_published:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        protocol = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if protocol is not None:
+            if protocol.is_published and request.method == "GET":
+                messages.warning(request, FROZEN_MESSAGE.format(next=f"{protocol.version_major}.x"))
+            summary = protocol_summary(protocol)
+            extra_context.update(
+                summary=summary,
+                summary_duration=duration_text(summary.estimated_duration_seconds),
+                versions=list(protocol_versions(protocol).only("pk", "version_major", "version_minor", "status")),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            protocol_ensure_editable(Protocol.objects.get(pk=obj.pk))  # the service guard, whatever the UI did
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The drag-and-drop widget numbers from 0; keep the 1..n positions the API and exports use.
+        protocol_positions_normalise(protocol=form.instance)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(protocol_views.import_view(self)), name="workflows_protocol_import"),
+            path("<int:pk>/publish/", view(protocol_views.publish_view(self)), name="workflows_protocol_publish"),
+            path(
+                "<int:pk>/new-version/",
+                view(protocol_views.new_version_view(self)),
+                name="workflows_protocol_new_version",
+            ),
+            path("<int:pk>/export/", view(protocol_views.export_view(self)), name="workflows_protocol_export"),
+            path("<int:pk>/run/", view(protocol_views.run_view(self)), name="workflows_protocol_run"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Publish selected drafts", permissions=["definitions"])
+    def publish_selected(self, request, queryset):
+        protocol_views.publish_many(self, request, queryset)
+
+    @admin.action(description="New version of selected published protocols", permissions=["definitions"])
+    def new_version_of_selected(self, request, queryset):
+        protocol_views.new_version_many(self, request, queryset)
+
+    @admin.action(description="Export selected as JSON")
+    def export_selected(self, request, queryset):
+        return protocol_views.export_response(queryset)
+
+    def has_definitions_permission(self, request):
+        return protocol_views.can_edit_definitions(request)

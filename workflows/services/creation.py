@@ -82,8 +82,13 @@ def workflow_create_from_protocol(
     devices = devices_by_kind(a.action_type.device_kind for a in actions if a.device_id is None)
     errors: dict[str, list[str]] = {}
     run_steps = []
+    step_indexes: dict[int, int] = {}
+    action_indexes: dict[int, int] = {}
     for action in actions:
-        where = f"steps[{action.step.position - 1}].actions[{action.position - 1}]"
+        # Name each problem by its place in the protocol, as the protocol API does.
+        step_index = step_indexes.setdefault(action.step_id, len(step_indexes))
+        action_index = action_indexes[action.step_id] = action_indexes.get(action.step_id, -1) + 1
+        where = f"steps[{step_index}].actions[{action_index}]"
         device = action.device or devices.get(action.action_type.device_kind)
         if device is None:
             errors[f"{where}.device"] = [f"no device of kind {action.action_type.device_kind} for {action.action_type}"]

@@ -284,3 +284,21 @@ def protocol_steps_reorder(*, protocol: Protocol, step_ids: list[int]) -> Protoc
         steps[step_id].position = position
     Step.objects.bulk_update(steps.values(), ["position"])
     return protocol
+
+
+@transaction.atomic
+def protocol_positions_normalise(*, protocol: Protocol) -> None:
+    """Renumber a protocol's steps, and each step's actions, 1..n in their current order.
+
+    Editors may number from 0 or leave gaps (deleted rows); the order is what matters, and
+    1..n keeps positions readable in the API and in error paths.
+    """
+    steps = list(protocol.steps.order_by("position", "pk"))
+    for position, step in enumerate(steps, start=1):
+        step.position = position
+    Step.objects.bulk_update(steps, ["position"])
+    actions = list(Action.objects.filter(step__protocol=protocol).order_by("step_id", "position", "pk"))
+    counters: dict[int, int] = {}
+    for action in actions:
+        counters[action.step_id] = action.position = counters.get(action.step_id, 0) + 1
+    Action.objects.bulk_update(actions, ["position"])

@@ -1,0 +1,114 @@
+"""Protocols as JSON documents: export one version, import it elsewhere (docs/protocols.md).
+
+The document names things by their natural keys (project name, action type name, device id),
+never by database ids, so it moves between labs. Export then import then export gives the
+same document: the graph (steps, actions, parameters, pinned devices, order) is identical.
+"""
+
+import re
+
+from django.db import transaction
+
+from labcore.exceptions import ApplicationError, ConflictError
+from workflows.choices import ProtocolStatus
+from workflows.models import Project, Protocol
+from workflows.selectors import protocol_list
+from workflows.services.protocols import protocol_create, protocol_publish
+
+FORMAT = "labcore.protocol"
+FORMAT_VERSION = 1
+VERSION_PATTERN = re.compile(r"^(\d{1,9})\.(\d{1,9})$")
+
+
+def protocol_export(protocol: Protocol) -> dict:
+    """The JSON document of one protocol version (reads through the selector: constant queries)."""
+    protocol = protocol_list().get(pk=protocol.pk)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "project": {"name": protocol.project.name, "description": protocol.project.description},
+        "name": protocol.name,
+        "version": protocol.version,
+        "status": protocol.status,
+        "description": protocol.description,
+        "steps": [
+            {
+                "name": step.name,
+                "description": step.description,
+                "actions": [
+                    {
+                        "action_type": action.action_type.name,
+                        "parameters": action.parameters,
+                        "device": action.device_id,
+                    }
+                    for action in step.actions.all()
+                ],
+            }
+            for step in protocol.steps.all()
+        ],
+    }
+
+
+def _document_check(document) -> tuple[int, int]:
+    if not isinstance(document, dict):
+        raise ApplicationError("a protocol document must be a JSON object", fields={"document": ["not an object"]})
+    errors: dict[str, list[str]] = {}
+    if document.get("format") != FORMAT:
+        errors["format"] = [f"must be {FORMAT!r}"]
+    if document.get("format_version") != FORMAT_VERSION:
+        errors["format_version"] = [f"this LabCore reads version {FORMAT_VERSION}"]
+    project = document.get("project")
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str) or not project["name"].strip():
+        errors["project.name"] = ["required"]
+    if not isinstance(document.get("name"), str) or not document["name"].strip():
+        errors["name"] = ["required"]
+    match = VERSION_PATTERN.match(str(document.get("version", "")))
+    if not match:
+        errors["version"] = ["must look like 0.4"]
+    if document.get("status") not in ProtocolStatus.values:
+        errors["status"] = [f"one of {', '.join(ProtocolStatus.values)}"]
+    if not isinstance(document.get("steps"), list):
+        errors["steps"] = ["must be a list"]
+    if errors:
+        raise ApplicationError("not a LabCore protocol document: " + ", ".join(errors), fields=errors)
+    return int(match.group(1)), int(match.group(2))
+
+
+@transaction.atomic
+def protocol_import(*, document: dict, project_name: str | None = None, user=None) -> Protocol:
+    """Create the protocol of ``document`` (its project too, if missing); all or nothing.
+
+    ``project_name`` files it under another project. An existing version of the same name
+    is never overwritten (409): published versions are frozen and drafts are someone's work.
+    """
+    version_major, version_minor = _document_check(document)
+    project_spec = document["project"]
+    name = project_name or project_spec["name"]
+    project = Project.objects.filter(name=name).first()
+    if project is None:
+        project = Project.objects.create(name=name, description=project_spec.get("description") or "", created_by=user)
+    existing = Protocol.objects.filter(
+        project=project, name=document["name"], version_major=version_major, version_minor=version_minor
+    ).first()
+    if existing is not None:
+        raise ConflictError(
+            f"{project.name} already has {existing} (id {existing.pk})",
+            fields={"version": [f"v{existing.version} exists"]},
+        )
+    protocol = protocol_create(
+        project=project,
+        name=document["name"],
+        description=document.get("description") or "",
+        version_major=version_major,
+        version_minor=version_minor,
+        steps=document["steps"],
+        user=user,
+    )
+    if document["status"] == ProtocolStatus.PUBLISHED:
+        protocol = protocol_publish(protocol=protocol, user=user)
+    return protocol
+
+
+def protocol_documents(data) -> list[dict]:
+    """One document or a list of them (what the admin's export of several protocols gives)."""
+    return data if isinstance(data, list) else [data]
