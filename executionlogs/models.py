@@ -1,26 +1,71 @@
 """The forensic record: one append-only entry per dispatch, and cell-analysis results."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Now
 
 from executionlogs.choices import Cause, LogStatus
 
 
-class ExecutionLog(models.Model):
-    """One dispatch to a device, with its full request and response. Never updated or deleted."""
+class AppendOnlyError(RuntimeError):
+    """Someone tried to change or remove an execution log entry (invariant 6): a programming error."""
 
-    device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="execution_logs")
+
+class ExecutionLogQuerySet(models.QuerySet):
+    """Refuses every bulk path that would change, remove or bypass the hash chain.
+
+    The database trigger installed by migration 0002 refuses UPDATE and DELETE as well; this
+    layer only turns the mistake into a clear Python error before any SQL is sent.
+    """
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("execution log entries are never updated")
+
+    def delete(self):
+        raise AppendOnlyError("execution log entries are never deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("execution log entries are never updated")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        # Bulk inserts would skip the hash chain; seed_logs has its own chained COPY path.
+        raise AppendOnlyError("append entries with execution_log_create (or seed_logs), which keeps the chain")
+
+
+class ExecutionLog(models.Model):
+    """One dispatch to a device, with its full request and response. Never updated or deleted.
+
+    Every entry is sealed into a hash chain when it is inserted (``executionlogs.chain``):
+    ``entry_hash`` covers the stored content and ``previous_hash``, the hash of the entry before
+    it in id order. ``python manage.py verify_logs`` re-walks the chain.
+    """
+
+    # Foreign keys carry no index of their own: the composite and partial indexes in Meta serve
+    # both the API's lookups and the PROTECT checks, at a fraction of the size at 10M rows.
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.PROTECT, related_name="execution_logs", db_index=False
+    )
     workflow = models.ForeignKey(
-        "workflows.Workflow", null=True, blank=True, on_delete=models.PROTECT, related_name="execution_logs"
+        "workflows.Workflow",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="execution_logs",
+        db_index=False,
     )
     run_step = models.ForeignKey(
-        "workflows.RunStep", null=True, blank=True, on_delete=models.PROTECT, related_name="execution_logs"
+        "workflows.RunStep",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="execution_logs",
+        db_index=False,
     )
-    action_type = models.CharField(max_length=100, db_index=True, help_text="The ActionType name at dispatch time.")
+    action_type = models.CharField(max_length=100, help_text="The ActionType name at dispatch time.")
     operation = models.CharField(max_length=100, blank=True)
-    request = models.JSONField(default=dict)
-    response = models.JSONField(null=True, blank=True)
+    request = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    response = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     status = models.CharField(max_length=16, choices=LogStatus.choices)
     latency_ms = models.FloatField(null=True, blank=True)
     started_at = models.DateTimeField(db_default=Now())
@@ -28,24 +73,51 @@ class ExecutionLog(models.Model):
     attempt = models.PositiveIntegerField(default=1)
     caused_by = models.CharField(max_length=16, choices=Cause.choices, default=Cause.WORKER)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    created_at = models.DateTimeField(db_default=Now())
+    created_at = models.DateTimeField(db_default=Now(), help_text="Database clock when the entry was appended.")
     previous_hash = models.CharField(max_length=64, blank=True)
     entry_hash = models.CharField(max_length=64, blank=True)
 
+    objects = ExecutionLogQuerySet.as_manager()
+
     class Meta:
         ordering = ["started_at", "id"]
+        # Every read is "rows matching X, in (started_at, id) order, after a cursor": each index
+        # ends with (started_at, id) so the filter, the order and the cursor are one index range.
+        # Why B-tree and not BRIN: docs/decisions.md, "Execution logs".
         indexes = [
-            # The listing's cursor and the time-range search both walk (started_at, id).
             models.Index(fields=["started_at", "id"], name="execlog_started_id"),
             models.Index(fields=["device", "started_at", "id"], name="execlog_device_started"),
-            models.Index(fields=["workflow", "started_at"], name="execlog_workflow_started"),
-            models.Index(fields=["status", "started_at"], name="execlog_status_started"),
+            models.Index(
+                fields=["workflow", "started_at", "id"],
+                name="execlog_workflow_started",
+                condition=models.Q(workflow__isnull=False),
+            ),
+            models.Index(fields=["status", "started_at", "id"], name="execlog_status_started"),
+            models.Index(fields=["action_type", "started_at", "id"], name="execlog_action_started"),
+            # Only for PROTECT checks when a run-step or user is deleted; most entries have neither.
+            models.Index(fields=["run_step"], name="execlog_run_step", condition=models.Q(run_step__isnull=False)),
+            models.Index(fields=["user"], name="execlog_user", condition=models.Q(user__isnull=False)),
         ]
 
     def __str__(self):
         return f"#{self.pk} {self.device_id} {self.action_type} {self.status}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("execution log entries are never updated")
+        if not getattr(self, "_sealed", False):
+            # Every insert path (the service, a factory, objects.create) goes through the chain.
+            from executionlogs.chain import chain_append
+
+            chain_append(self, *args, **kwargs)
+            return
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("execution log entries are never deleted")
 
 
 class CellAnalysisResult(models.Model):
@@ -63,7 +135,10 @@ class CellAnalysisResult(models.Model):
 
     class Meta:
         ordering = ["-measured_at", "-id"]
-        indexes = [models.Index(fields=["sample", "measured_at"], name="cellresult_sample_measured")]
+        indexes = [
+            models.Index(fields=["sample", "measured_at"], name="cellresult_sample_measured"),
+            models.Index(fields=["workflow", "measured_at"], name="cellresult_workflow_measured"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(confluence__gte=0, confluence__lte=100), name="confluence_percent"

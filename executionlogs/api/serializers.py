@@ -1,0 +1,93 @@
+from datetime import UTC, date, datetime, time
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from executionlogs.models import CellAnalysisResult, ExecutionLog
+
+
+class ExecutionLogSerializer(serializers.ModelSerializer):
+    """One entry as the API shows it; foreign keys as ids (no join), the user by username."""
+
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ExecutionLog
+        fields = [
+            "id",
+            "device",
+            "workflow",
+            "run_step",
+            "action_type",
+            "operation",
+            "request",
+            "response",
+            "status",
+            "latency_ms",
+            "started_at",
+            "finished_at",
+            "attempt",
+            "caused_by",
+            "user",
+            "created_at",
+            "previous_hash",
+            "entry_hash",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DateOrDateTimeField(serializers.Field):
+    """An ISO 8601 date (midnight UTC) or datetime (UTC when it has no offset)."""
+
+    default_error_messages = {"invalid": "Expected an ISO 8601 date (2025-01-31) or datetime (2025-01-31T09:30:00Z)."}
+
+    def to_internal_value(self, data) -> datetime:
+        text = str(data).strip()
+        try:
+            if len(text) == 10:
+                value = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+            else:
+                value = datetime.fromisoformat(text)
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=UTC)
+            return value.astimezone(UTC)
+        except (ValueError, OverflowError):
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class TimeRangeSerializer(serializers.Serializer):
+    """``start`` (inclusive) and ``end`` (exclusive) of a search on ``started_at``."""
+
+    start = DateOrDateTimeField(required=False, help_text="Inclusive. ISO 8601 date or datetime.")
+    end = DateOrDateTimeField(required=False, help_text="Exclusive. ISO 8601 date or datetime.")
+
+    def validate(self, attrs):
+        start, end = attrs.get("start"), attrs.get("end")
+        if start and end and start > end:
+            raise serializers.ValidationError(
+                {"start": [f"start ({start.isoformat()}) is after end ({end.isoformat()})."]}
+            )
+        return attrs
+
+
+class SearchRangeSerializer(TimeRangeSerializer):
+    start = DateOrDateTimeField(help_text="Inclusive. ISO 8601 date (midnight UTC) or datetime.")
+    end = DateOrDateTimeField(help_text="Exclusive. ISO 8601 date (midnight UTC) or datetime.")
+
+
+class ExportQuerySerializer(TimeRangeSerializer):
+    format = serializers.ChoiceField(choices=["ndjson", "csv"], default="ndjson", required=False)
+
+
+class CellAnalysisResultSerializer(serializers.ModelSerializer):
+    sample = serializers.SlugRelatedField(slug_field="barcode", read_only=True)
+
+    class Meta:
+        model = CellAnalysisResult
+        fields = ["id", "sample", "workflow", "execution_log", "cell_count", "confluence", "viability", "measured_at"]
+        read_only_fields = fields
