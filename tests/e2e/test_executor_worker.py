@@ -14,12 +14,13 @@ from django.utils import timezone
 from devices.choices import BookingStatus, DeviceKind
 from devices.models import Booking
 from executionlogs.models import CellAnalysisResult, ExecutionLog
-from tests.workflows.executor_support import (
-    CeleryWorker,
+from tests.workflows.executor_support import (  # noqa: F401 - workers is a fixture
     action_type_make,
-    broker_purge,
     device_make,
+    status_of,
     wait_for,
+    wait_status,
+    workers_fixture,
     workflow_make,
 )
 from workflows.choices import RunStepStatus, WorkflowStatus
@@ -27,36 +28,6 @@ from workflows.models import Protocol, RunStep, Workflow
 from workflows.services.execution import workflow_start
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def workers():
-    """Start real workers with ``workers(name=..., concurrency=..., beat=..., env=...)``; all killed after."""
-    broker_purge()
-    started = []
-
-    def start(**options) -> CeleryWorker:
-        worker = CeleryWorker(**options).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.kill()
-    broker_purge()
-
-
-def status_of(workflow) -> str:
-    return Workflow.objects.values_list("status", flat=True).get(pk=workflow.pk)
-
-
-def wait_status(workflow, *statuses, timeout: float = 30, worker=None):
-    try:
-        return wait_for(lambda: status_of(workflow) in statuses, timeout=timeout, what=f"workflow {statuses}")
-    except AssertionError:
-        if worker is not None:
-            print(worker.log()[-6000:])
-        raise
 
 
 def slow_device(device_id: str, action_name: str, seconds: float, **fields):

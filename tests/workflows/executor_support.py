@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from django.conf import settings
 
@@ -86,8 +87,17 @@ def broker_purge() -> None:
 class CeleryWorker:
     """A real ``celery worker`` process (optionally with embedded beat) on the test database."""
 
-    def __init__(self, *, name: str = "w1", concurrency: int = 1, beat: bool = False, env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        name: str = "w1",
+        concurrency: int = 1,
+        beat: bool = False,
+        env: dict | None = None,
+        settings_module: str = "labcore.settings.test",
+    ):
         self.name, self.concurrency, self.beat = name, concurrency, beat
+        self.settings_module = settings_module
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
         self.folder = tempfile.mkdtemp(prefix=f"labcore-worker-{name}-")
@@ -96,7 +106,7 @@ class CeleryWorker:
     def environment(self) -> dict:
         env = dict(os.environ)
         env.update(
-            DJANGO_SETTINGS_MODULE="labcore.settings.test",
+            DJANGO_SETTINGS_MODULE=self.settings_module,
             DATABASE_URL=test_database_url(),
             CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
             LABCORE_MOCK_HARDWARE="1",
@@ -156,3 +166,33 @@ class CeleryWorker:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+@pytest.fixture(name="workers")
+def workers_fixture():
+    """Start real workers with ``workers(name=..., concurrency=..., beat=..., env=...)``; all killed after."""
+    broker_purge()
+    started = []
+
+    def start(**options) -> CeleryWorker:
+        worker = CeleryWorker(**options).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()
+    broker_purge()
+
+
+def status_of(workflow) -> str:
+    return Workflow.objects.values_list("status", flat=True).get(pk=workflow.pk)
+
+
+def wait_status(workflow, *statuses, timeout: float = 30, worker=None):
+    try:
+        return wait_for(lambda: status_of(workflow) in statuses, timeout=timeout, what=f"workflow {statuses}")
+    except AssertionError:
+        if worker is not None:
+            print(worker.log()[-6000:])
+        raise
