@@ -50,12 +50,16 @@ def cell_analysis_measurements(response) -> list[dict]:
     return measurements
 
 
-@transaction.atomic
 def cell_analysis_results_create(*, execution_log, workflow, response) -> list[CellAnalysisResult]:
     """Store the per-sample measurements of ``response``, each linked to ``execution_log``."""
     measurements = cell_analysis_measurements(response)
     if not measurements:
-        return []
+        return []  # most actions: no transaction, no query
+    with transaction.atomic():
+        return _results_write(measurements, execution_log=execution_log, workflow=workflow)
+
+
+def _results_write(measurements, *, execution_log, workflow) -> list[CellAnalysisResult]:
     samples = Sample.objects.filter(barcode__in=[m["barcode"] for m in measurements])
     if workflow is not None:
         samples = samples.filter(workflows=workflow)

@@ -159,6 +159,9 @@ LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS = env_float("LABCORE_EXECUTOR_MAX_BACKOFF_S
 # cap: a countdown must stay well below the Redis visibility timeout or it would be redelivered.
 LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS = env_float("LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS", 5.0)
 LABCORE_EXECUTOR_MAX_POLL_SECONDS = env_float("LABCORE_EXECUTOR_MAX_POLL_SECONDS", 60.0)
+# Worker processes keep their database connection this long (seconds) instead of reconnecting
+# for every task: an action is a few milliseconds of SQL, a new connection costs more than that.
+LABCORE_WORKER_DB_CONN_MAX_AGE = int(os.environ.get("LABCORE_WORKER_DB_CONN_MAX_AGE", 300))
 CELERY_BEAT_SCHEDULE = {
     "executor-recover": {
         "task": "workflows.tasks.executor_recover",

@@ -41,6 +41,7 @@ def workflow_action_run(*, workflow_id: int) -> RunStep | None:
     result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
     return action_record(
         run_step_id=step.pk,
+        workflow_id=step.workflow_id,
         attempt_id=str(step.attempt_id),
         result=result,
         started_at=started_at,

@@ -21,13 +21,13 @@ from executionlogs.services import execution_log_create
 from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
 from workflows.models import RunStep
 from workflows.services.dispatch import (
+    DONE,
     IN_FLIGHT,
     LOG_STATUS,
     enqueue_advance,
     enqueue_poll,
     retry_backoff_seconds,
     run_step_describe,
-    run_step_next,
     workflow_devices_free,
     workflow_lock,
     workflow_pause_for,
@@ -58,11 +58,13 @@ def action_record(
     caused_by: str = Cause.WORKER,
     user=None,
     from_poll: bool = False,
+    workflow_id: int | None = None,
 ) -> RunStep | None:
     """Apply one dispatch (or poll) result to its run-step; None when it no longer applies."""
-    workflow_id = RunStep.objects.filter(pk=run_step_id).values_list("workflow_id", flat=True).first()
     if workflow_id is None:
-        return None
+        workflow_id = RunStep.objects.filter(pk=run_step_id).values_list("workflow_id", flat=True).first()
+        if workflow_id is None:
+            return None
     workflow = workflow_lock(workflow_id)
     step = RunStep.objects.select_related("action_type", "device").get(pk=run_step_id)
     current = str(step.attempt_id) == str(attempt_id) and step.status in IN_FLIGHT
@@ -159,7 +161,7 @@ def _record_success(workflow, step: RunStep, result: DispatchResult, log, finish
     step.save(update_fields=["status", "result", "error", "finished_at", "poll_due_at"])
     # Per-sample analysis (vision.analyse and any type answering the same shape).
     cell_analysis_results_create(execution_log=log, workflow=workflow, response=result.response)
-    run_step_finished(workflow)
+    run_step_finished(workflow, after=step)
 
 
 def _record_failure(workflow, step: RunStep, result: DispatchResult, finished_at) -> None:
@@ -191,12 +193,13 @@ def _record_failure(workflow, step: RunStep, result: DispatchResult, finished_at
         workflow_devices_free(workflow, reason="cancelled")
 
 
-def run_step_finished(workflow) -> None:
+def run_step_finished(workflow, *, after: RunStep) -> None:
     """After a step is done: go on, complete, or (cancelled meanwhile) free the last device."""
     if workflow.status == WorkflowStatus.CANCELLED:
         workflow_devices_free(workflow, reason="cancelled")
     elif workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
-        if run_step_next(workflow) is None:
-            workflow_settle(workflow, status=WorkflowStatus.COMPLETED)
-        else:
+        # Steps run in plan order, so only later positions can still be left to do.
+        if workflow.run_steps.filter(position__gt=after.position).exclude(status__in=DONE).exists():
             enqueue_advance(workflow.pk)
+        else:
+            workflow_settle(workflow, status=WorkflowStatus.COMPLETED)
