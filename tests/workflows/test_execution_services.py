@@ -17,6 +17,7 @@ from executionlogs.models import CellAnalysisResult, ExecutionLog
 from labcore.exceptions import ConflictError
 from tests.workflows.executor_support import action_type_make, device_make, operator_make, workflow_make
 from workflows.choices import RunStepStatus, WorkflowStatus
+from workflows.models import RunStep
 from workflows.services.dispatch import TransactionHeldDuringDispatch, action_claim, action_dispatch, dispatch_context
 from workflows.services.execution import (
     run_step_poll_run,
@@ -304,6 +305,10 @@ def test_a_long_operation_waits_without_a_worker_and_is_polled_to_completion():
     assert step.status == RunStepStatus.WAITING and step.operation_id.startswith("mock:")
     assert step.poll_due_at is not None
     assert ExecutionLog.objects.filter(run_step=step).count() == 0  # logged once, when it ends
+    # A poll arriving well before its due time is a stale duplicate chain: dropped.
+    RunStep.objects.filter(pk=step.pk).update(poll_due_at=timezone.now() + timedelta(seconds=30))
+    assert run_step_poll_run(run_step_id=step.pk, attempt_id=str(step.attempt_id)) is None
+    RunStep.objects.filter(pk=step.pk).update(poll_due_at=timezone.now())
     while step.status == RunStepStatus.WAITING:
         run_step_poll_run(run_step_id=step.pk, attempt_id=str(step.attempt_id))
         step.refresh_from_db()

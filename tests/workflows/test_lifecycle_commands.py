@@ -48,7 +48,7 @@ def test_run_workflow_refuses_unknown_protocols_and_samples(demo_lab):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_run_workflow_starts_a_protocol_run_and_shows_progress_until_it_completes(workers, demo_lab):
-    workers(name="cmd", env={"LABCORE_MOCK_LATENCY_SCALE": "0.02"})
+    workers(name="cmd", env={"LABCORE_MOCK_LATENCY_SCALE": "0.1"})
     output = command("run_workflow", "MSC passage P3 -> P4", samples="SAMPLE001,SAMPLE002", interval=0.05, timeout=60)
     lines = output.splitlines()
     assert lines[0].startswith("workflow ") and lines[0].endswith(": running")

@@ -6,6 +6,9 @@ Pause and cancel only change the workflow row: an action in flight finishes and 
 and the next action boundary sees the new state (invariant 4).
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,6 +32,8 @@ from workflows.services.dispatch import (
     workflow_settle,
 )
 from workflows.services.recording import action_record
+
+POLL_EARLY_TOLERANCE_SECONDS = 1.0
 
 # --- auto mode: one action per Celery task ---------------------------------------------------------
 
@@ -58,8 +63,13 @@ def _poll_claim(*, run_step_id: int, attempt_id: str) -> RunStep | None:
     step = RunStep.objects.select_related("action_type", "device", "workflow").get(pk=run_step_id)
     if step.status != RunStepStatus.WAITING or str(step.attempt_id) != str(attempt_id):
         return None  # already finished, or a newer attempt: a duplicate poll does nothing
+    now = timezone.now()
+    if step.poll_due_at and now < step.poll_due_at - timedelta(seconds=POLL_EARLY_TOLERANCE_SECONDS):
+        # Early: a newer poll (e.g. one recovery started) has moved the due time on. Dropping
+        # this one keeps a single chain of polls per operation.
+        return None
     # A lease: recovery re-polls only if this poll has not answered well after it.
-    step.poll_due_at = timezone.now() + timezone.timedelta(seconds=step.action_type.timeout_seconds)
+    step.poll_due_at = now + timedelta(seconds=settings.LABCORE_EXECUTOR_MAX_POLL_SECONDS)
     step.save(update_fields=["poll_due_at"])
     return step
 

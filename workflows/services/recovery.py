@@ -122,6 +122,7 @@ def executor_recover(*, now=None) -> dict:
     stalled = list(
         Workflow.objects.filter(status=WorkflowStatus.RUNNING, mode=WorkflowMode.AUTO, updated_at__lt=now - _margin())
         .exclude(run_steps__status__in=IN_FLIGHT)
+        .exclude(run_steps__retry_at__gt=now)  # waiting out a retry backoff: its task is scheduled
         .values_list("pk", flat=True)
     )
     for workflow_id in stalled:

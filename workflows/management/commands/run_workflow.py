@@ -71,6 +71,7 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"no user {options['user']!r}")
+        self._warn_without_worker()
         try:
             workflow = self._workflow(options, user)
             if workflow.status == WorkflowStatus.CREATED:
@@ -78,7 +79,6 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"workflow {workflow.pk} ({workflow.name}): {workflow.status}")
-        self._warn_without_worker()
         status = self._watch(workflow, interval=options["interval"], timeout=options["timeout"])
         if status == WorkflowStatus.COMPLETED:
             return
