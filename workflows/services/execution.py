@@ -6,6 +6,7 @@ Pause and cancel only change the workflow row: an action in flight finishes and 
 and the next action boundary sees the new state (invariant 4).
 """
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,6 +35,24 @@ from workflows.services.dispatch import (
 from workflows.services.recording import action_record
 
 POLL_EARLY_TOLERANCE_SECONDS = 1.0
+RECORD_ATTEMPTS = 4
+
+
+def action_record_retrying(**kwargs) -> RunStep | None:
+    """``action_record``, tried again briefly if the workflow row is locked past the lock timeout.
+
+    The device has already acted: giving up here would leave the step dispatching until the
+    recovery scan marks it unknown, so a short wait for the lock is the better trade.
+    """
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return action_record(**kwargs)
+        except ConflictError:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * 2**attempt)
+    return None
+
 
 # --- auto mode: one action per Celery task ---------------------------------------------------------
 
@@ -44,7 +63,7 @@ def workflow_action_run(*, workflow_id: int) -> RunStep | None:
     if step is None:
         return None
     result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
-    return action_record(
+    return action_record_retrying(
         run_step_id=step.pk,
         workflow_id=step.workflow_id,
         attempt_id=str(step.attempt_id),
@@ -80,7 +99,7 @@ def run_step_poll_run(*, run_step_id: int, attempt_id: str) -> RunStep | None:
     if step is None:
         return None
     result, started_at, finished_at = action_poll(step, context=dispatch_context(step))
-    return action_record(
+    return action_record_retrying(
         run_step_id=step.pk,
         attempt_id=attempt_id,
         result=result,
@@ -284,7 +303,7 @@ def workflow_execute_next_step(*, workflow: Workflow, user=None) -> RunStep:
     """
     step = _manual_claim(workflow=workflow)
     result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
-    action_record(
+    action_record_retrying(
         run_step_id=step.pk,
         attempt_id=str(step.attempt_id),
         result=result,
