@@ -135,3 +135,17 @@ def test_recovery_repolls_a_long_operation_whose_poll_was_lost():
     assert step.status == RunStepStatus.WAITING
     assert executor_recover(now=timezone.now())["repolled"] == 0
     assert executor_recover(now=step.poll_due_at + timedelta(seconds=60))["repolled"] == 1
+
+
+def test_recovery_restarts_a_running_workflow_whose_next_task_was_lost(settings):
+    settings.LABCORE_EXECUTOR_RETRY_BACKOFF_SECONDS = 120
+    transfer = action_type_make("test.recover_stall")
+    stalled = workflow_make([(transfer, device_make("handler-stall"))] * 2)
+    workflow_start(workflow=stalled)
+    workflow_action_run(workflow_id=stalled.pk)  # step 1 done; pretend the task for step 2 was lost
+    retrying = workflow_make([(action_type_make("test.recover_backoff", safe_to_repeat=True),
+                               device_make("handler-backoff", config={"mock": {"fail": ["*"]}}))])  # fmt: skip
+    workflow_start(workflow=retrying)
+    workflow_action_run(workflow_id=retrying.pk)  # failed once, waiting out a 120 s backoff
+    assert executor_recover(now=timezone.now())["advanced"] == 0  # recent news: nothing to do
+    assert executor_recover(now=timezone.now() + timedelta(seconds=60))["advanced"] == 1  # only the stalled one

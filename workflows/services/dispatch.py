@@ -17,7 +17,9 @@ import logging
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from devices.adapters import DispatchContext, DispatchResult, DispatchStatus, adapter_for
@@ -25,7 +27,7 @@ from devices.models import Booking
 from executionlogs.choices import LogStatus
 from labcore.locking import lock_row
 from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
-from workflows.models import RunStep, Workflow
+from workflows.models import RunStep, Workflow, WorkflowSample
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +52,26 @@ def workflow_lock(workflow_id: int) -> Workflow | None:
     return lock_row(Workflow.objects.filter(pk=workflow_id), what=f"workflow {workflow_id}")
 
 
-def run_step_next(workflow: Workflow) -> RunStep | None:
-    """The first run-step that is not done, in plan order (None when every step is done)."""
-    return (
-        workflow.run_steps.select_related("action_type", "device").exclude(status__in=DONE).order_by("position").first()
-    )
+def run_step_next(workflow: Workflow, *, for_dispatch: bool = False) -> RunStep | None:
+    """The first run-step that is not done, in plan order (None when every step is done).
+
+    ``for_dispatch`` also reads, in the same query, whether the workflow still holds the step's
+    device and the workflow's sample barcodes (what a dispatch needs), saving two round trips
+    per action.
+    """
+    steps = workflow.run_steps.select_related("action_type", "device").exclude(status__in=DONE)
+    if for_dispatch:
+        steps = steps.annotate(
+            device_held=Exists(
+                Booking.objects.active().filter(device_id=OuterRef("device_id"), workflow_id=OuterRef("workflow_id"))
+            ),
+            sample_barcodes=ArraySubquery(
+                WorkflowSample.objects.filter(workflow_id=OuterRef("workflow_id"))
+                .order_by("position")
+                .values("sample__barcode")
+            ),
+        )
+    return steps.order_by("position").first()
 
 
 def run_step_describe(step: RunStep) -> str:
@@ -148,7 +165,7 @@ def action_claim(*, workflow_id: int) -> RunStep | None:
     workflow = workflow_lock(workflow_id)
     if workflow is None or workflow.status != WorkflowStatus.RUNNING or workflow.mode != WorkflowMode.AUTO:
         return None
-    step = run_step_next(workflow)
+    step = run_step_next(workflow, for_dispatch=True)
     if step is None:
         workflow_settle(workflow, status=WorkflowStatus.COMPLETED)
         return None
@@ -166,7 +183,7 @@ def action_claim(*, workflow_id: int) -> RunStep | None:
         # A backoff is running; a resume or duplicate task must not cut it short.
         enqueue_advance(workflow_id, countdown=(step.retry_at - timezone.now()).total_seconds())
         return None
-    if not Booking.objects.active().filter(device_id=step.device_id, workflow_id=workflow.pk).exists():
+    if not step.device_held:
         # Exclusive use (invariant 1): an operator may have force-released the device. Never
         # dispatch to a device the workflow does not hold; resume books it again (or queues).
         workflow_pause_for(workflow, f"{run_step_describe(step)}: device {step.device_id} is no longer booked by it")
@@ -184,17 +201,16 @@ def _assert_no_transaction() -> None:
 
 
 def dispatch_context(step: RunStep) -> DispatchContext:
-    barcodes = tuple(
-        step.workflow.workflow_samples.order_by("position").values_list("sample__barcode", flat=True)
-        if step.workflow_id
-        else ()
-    )
+    barcodes = getattr(step, "sample_barcodes", None)  # read with the claim, when it was
+    if barcodes is None:
+        barcodes = WorkflowSample.objects.filter(workflow_id=step.workflow_id).order_by("position")
+        barcodes = barcodes.values_list("sample__barcode", flat=True)
     return DispatchContext(
         workflow_id=step.workflow_id,
         run_step_id=step.pk,
         attempt_id=str(step.attempt_id),
         attempt=step.attempt,
-        sample_barcodes=barcodes,
+        sample_barcodes=tuple(barcodes),
     )
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from devices.adapters import DispatchResult, DispatchStatus
@@ -66,7 +67,13 @@ def action_record(
         if workflow_id is None:
             return None
     workflow = workflow_lock(workflow_id)
-    step = RunStep.objects.select_related("action_type", "device").get(pk=run_step_id)
+    # Whether later steps are left to do is read now, in the same query, for what comes next.
+    later_left = RunStep.objects.filter(workflow_id=OuterRef("workflow_id"), position__gt=OuterRef("position"))
+    step = (
+        RunStep.objects.select_related("action_type", "device")
+        .annotate(later_left=Exists(later_left.exclude(status__in=DONE)))
+        .get(pk=run_step_id)
+    )
     current = str(step.attempt_id) == str(attempt_id) and step.status in IN_FLIGHT
     if not current:
         if not from_poll and result.is_final:
@@ -114,7 +121,6 @@ def action_record(
         _record_success(workflow, step, result, log, finished_at)
     else:
         _record_failure(workflow, step, result, finished_at)
-    workflow.save(update_fields=["updated_at"])
     return step
 
 
@@ -199,7 +205,10 @@ def run_step_finished(workflow, *, after: RunStep) -> None:
         workflow_devices_free(workflow, reason="cancelled")
     elif workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
         # Steps run in plan order, so only later positions can still be left to do.
-        if workflow.run_steps.filter(position__gt=after.position).exclude(status__in=DONE).exists():
+        later_left = getattr(after, "later_left", None)
+        if later_left is None:
+            later_left = workflow.run_steps.filter(position__gt=after.position).exclude(status__in=DONE).exists()
+        if later_left:
             enqueue_advance(workflow.pk)
         else:
             workflow_settle(workflow, status=WorkflowStatus.COMPLETED)

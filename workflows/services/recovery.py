@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from executionlogs.choices import Cause, LogStatus
@@ -119,8 +121,17 @@ def executor_recover(*, now=None) -> dict:
         run_step_poll.delay(pk, str(attempt_id))
     # A running auto workflow with nothing in flight and no news for a while lost its next task
     # (e.g. the worker died between commit and enqueue). Advancing is idempotent.
+    # Last news: its own last change, or the last dispatch or outcome of one of its steps.
     stalled = list(
-        Workflow.objects.filter(status=WorkflowStatus.RUNNING, mode=WorkflowMode.AUTO, updated_at__lt=now - _margin())
+        Workflow.objects.filter(status=WorkflowStatus.RUNNING, mode=WorkflowMode.AUTO)
+        .annotate(
+            last_news=Greatest(
+                "updated_at",
+                Coalesce(Max("run_steps__finished_at"), "updated_at"),
+                Coalesce(Max("run_steps__dispatched_at"), "updated_at"),
+            )
+        )
+        .filter(last_news__lt=now - _margin())
         .exclude(run_steps__status__in=IN_FLIGHT)
         .exclude(run_steps__retry_at__gt=now)  # waiting out a retry backoff: its task is scheduled
         .values_list("pk", flat=True)
