@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labcore.settings.dev")
 
@@ -16,11 +16,18 @@ app.autodiscover_tasks()
 def keep_worker_db_connections(**kwargs):
     """Let each pool process reuse its database connection across tasks (web requests do not).
 
-    Celery's Django fix-up closes connections after every task unless they may live longer;
-    the executor runs one short task per action, so reconnecting would dominate its cost.
+    The executor runs one short task per action, so reconnecting would dominate its cost.
     """
     from django.conf import settings
     from django.db import connections
 
     for connection in connections.all():
         connection.settings_dict["CONN_MAX_AGE"] = settings.LABCORE_WORKER_DB_CONN_MAX_AGE
+
+
+@task_postrun.connect(dispatch_uid="labcore.worker_close_old_connections")
+def close_broken_or_old_connections(**kwargs):
+    """After each task, drop a connection that broke (database restart) or outlived its age."""
+    from django.db import close_old_connections
+
+    close_old_connections()

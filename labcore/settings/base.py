@@ -161,7 +161,10 @@ LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS = env_float("LABCORE_EXECUTOR_DEFAULT_POLL
 LABCORE_EXECUTOR_MAX_POLL_SECONDS = env_float("LABCORE_EXECUTOR_MAX_POLL_SECONDS", 60.0)
 # Worker processes keep their database connection this long (seconds) instead of reconnecting
 # for every task: an action is a few milliseconds of SQL, a new connection costs more than that.
+# Celery's Django fix-up would close it after every task unless DB_REUSE_MAX is set; a broken
+# or expired connection is still closed after the task that saw it (labcore/celery.py).
 LABCORE_WORKER_DB_CONN_MAX_AGE = int(os.environ.get("LABCORE_WORKER_DB_CONN_MAX_AGE", 300))
+CELERY_DB_REUSE_MAX = 100_000
 CELERY_BEAT_SCHEDULE = {
     "executor-recover": {
         "task": "workflows.tasks.executor_recover",

@@ -105,6 +105,14 @@ class RunStep(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "dispatched_at"], name="runstep_status_dispatched"),
+            # The executor's "next step to run" (first not-done step by position) is read on
+            # every action: only steps still to do are in this index, so the read does not grow
+            # with the steps already done.
+            models.Index(
+                fields=["workflow", "position"],
+                condition=~models.Q(status__in=["succeeded", "skipped"]),
+                name="runstep_todo_order",
+            ),
         ]
 
     def __str__(self):
