@@ -47,9 +47,12 @@ def database_ensure(url: str) -> None:
 
 def worker_start(concurrency: int) -> subprocess.Popen:
     log = open(Path(tempfile.mkdtemp(prefix="labcore-bench-")) / "worker.log", "wb")  # noqa: SIM115
-    command = [sys.executable, "-m", "celery", "-A", "labcore", "worker", "--loglevel=" + os.environ.get("BENCH_WORKER_LOG", "WARNING"),
-               f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
-               "--hostname=bench@%h"]  # fmt: skip
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "labcore", "worker"),
+        "--loglevel=" + os.environ.get("BENCH_WORKER_LOG", "WARNING"),
+        *(f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle"),
+        "--hostname=bench@%h",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     from labcore.celery import app
 
