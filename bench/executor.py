@@ -113,7 +113,6 @@ def bench_overhead(actions: int) -> dict:
     workflow = plan_make(tag, steps=actions, device_id=f"bench-{tag}", action_type=action_type)
     worker = worker_start(concurrency=1)
     try:
-        began = time.monotonic()
         workflow_start(workflow=workflow)
         elapsed = wait_finished([workflow.pk], timeout=600)
     finally:
@@ -121,7 +120,6 @@ def bench_overhead(actions: int) -> dict:
     steps = list(workflow.run_steps.order_by("position").values_list("dispatched_at", "finished_at"))
     gaps = [(nxt[0] - cur[1]).total_seconds() * 1000 for cur, nxt in zip(steps, steps[1:], strict=False)]
     per_action = [(nxt[0] - cur[0]).total_seconds() * 1000 for cur, nxt in zip(steps, steps[1:], strict=False)]
-    del began
     return {
         "actions": actions,
         "wall_seconds": round(elapsed, 2),
@@ -133,7 +131,7 @@ def bench_overhead(actions: int) -> dict:
 
 
 def bench_long(workflows: int, seconds: float) -> dict:
-    from devices.models import ActionType
+    from devices.models import ActionType, Device
     from workflows.services.execution import workflow_start
 
     action_type, _ = ActionType.objects.update_or_create(
@@ -144,9 +142,6 @@ def bench_long(workflows: int, seconds: float) -> dict:
     plans = []
     for n in range(workflows):
         plan = plan_make(f"{tag}-{n}", steps=1, device_id=f"bench-{tag}-{n}", action_type=action_type)
-        plan.run_steps.update()
-        from devices.models import Device
-
         Device.objects.filter(pk=f"bench-{tag}-{n}").update(
             config={"mock": {"latency_seconds": {"bench.long": seconds}}}
         )
