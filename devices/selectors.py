@@ -3,7 +3,7 @@
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from devices.choices import BookingStatus
+from devices.choices import BookingStatus, QueueEntryStatus
 from devices.models import ActionType, Booking, Device, QueueEntry
 
 
@@ -61,3 +61,16 @@ def _position():
 def queue_entry_list() -> QuerySet[QueueEntry]:
     """Queue entries of every device with their device and workflow (admin)."""
     return QueueEntry.objects.select_related("device", "workflow")
+
+
+def device_admin_list() -> QuerySet[Device]:
+    """Devices with their holder (and its workflow) prefetched and their queue length counted."""
+    return Device.objects.annotate(
+        queue_length=Count("queue_entries", filter=Q(queue_entries__status=QueueEntryStatus.WAITING))
+    ).prefetch_related(
+        Prefetch(
+            "bookings",
+            queryset=Booking.objects.filter(status=BookingStatus.ACTIVE).select_related("workflow"),
+            to_attr="active_bookings",
+        )
+    )

@@ -1,1 +1,1 @@
-from devices.admin import action_types, devices  # noqa: F401 - registers the admin classes
+from devices.admin import action_types, bookings, devices  # noqa: F401 - registers the admin classes

@@ -1,26 +1,89 @@
-from django.contrib import admin
+"""Devices in the admin: status, holder and queue at a glance; force-release as an action."""
 
-from devices.models import Booking, Device, QueueEntry
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from devices.choices import DeviceStatus
+from devices.models import Device
+from devices.selectors import device_admin_list, device_queue
+from devices.services import device_force_release, device_status_set
+from labcore.exceptions import ApplicationError
 
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "kind", "status", "adapter", "endpoint"]
+    list_display = ["id", "name", "kind", "status", "holder", "queue_length", "adapter"]
     list_filter = ["kind", "status", "adapter"]
     search_fields = ["id", "name"]
+    # Holder and queue are read-only fields, not inlines: inline formsets would make every edit
+    # of the device post their management forms, and these rows change only through services.
+    # Status follows bookings; operators change it only through the actions (the service locks).
+    readonly_fields = ["status", "holder", "queue"]
+    actions = ["force_release", "take_out_of_service", "put_back_in_service"]
 
+    def get_queryset(self, request):
+        return device_admin_list()
 
-@admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
-    list_display = ["device", "workflow", "status", "booked_at", "released_at", "released_by"]
-    list_select_related = ["device", "workflow", "released_by"]
-    list_filter = ["status", "device"]
-    raw_id_fields = ["workflow"]
+    def save_model(self, request, obj, form, change):
+        if change and form.changed_data and "id" not in form.changed_data:
+            # Only what the form changed: a full save would write back the status read at the
+            # start of the request over a booking made meanwhile.
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+        elif not change or "id" in form.changed_data:
+            super().save_model(request, obj, form, change)
 
+    @admin.display(description="held by")
+    def holder(self, device):
+        bookings = getattr(device, "active_bookings", None) if device.pk else None
+        if not bookings:
+            return "-"
+        workflow = bookings[0].workflow
+        url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+        return format_html('<a href="{}">{}</a>', url, workflow)
 
-@admin.register(QueueEntry)
-class QueueEntryAdmin(admin.ModelAdmin):
-    list_display = ["device", "workflow", "priority", "status", "created_at"]
-    list_select_related = ["device", "workflow"]
-    list_filter = ["status", "priority", "device"]
-    raw_id_fields = ["workflow"]
+    @admin.display(description="queue (in the order it will be served)")
+    def queue(self, device):
+        entries = device_queue(device).select_related("workflow") if device.pk else []
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (entry.position, entry.workflow, entry.get_priority_display(), entry.request_id, entry.created_at)
+                for entry in entries
+            ),
+        )
+        if not rows:
+            return "nobody waits"
+        head = "<tr><th>position</th><th>workflow</th><th>priority</th><th>request</th><th>since</th></tr>"
+        return format_html("<table>{}{}</table>", mark_safe(head), rows)
+
+    @admin.display(description="waiting", ordering="queue_length")
+    def queue_length(self, device):
+        return device.queue_length
+
+    @admin.action(description="Force-release the selected devices (hands each on to its queue)", permissions=["change"])
+    def force_release(self, request, queryset):
+        released = 0
+        for device in queryset:
+            if not getattr(device, "active_bookings", None):
+                continue
+            try:
+                device_force_release(device=device, user=request.user, reason=f"admin action by {request.user}")
+                released += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{device.pk}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Force-released {released} device(s).", messages.SUCCESS)
+
+    @admin.action(description="Take the selected devices out of service (maintenance)", permissions=["change"])
+    def take_out_of_service(self, request, queryset):
+        for device in queryset:
+            device_status_set(device=device, status=DeviceStatus.MAINTENANCE, user=request.user)
+        self.message_user(request, f"{len(queryset)} device(s) in maintenance.", messages.SUCCESS)
+
+    @admin.action(description="Put the selected devices back in service (serves their queues)", permissions=["change"])
+    def put_back_in_service(self, request, queryset):
+        for device in queryset:
+            device_status_set(device=device, status=DeviceStatus.AVAILABLE, user=request.user)
+        self.message_user(request, f"{len(queryset)} device(s) back in service.", messages.SUCCESS)

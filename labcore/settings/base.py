@@ -253,6 +253,8 @@ LABCORE_ADAPTERS = {
 }
 # How long a row lock may be waited for before the request becomes a 409.
 LABCORE_LOCK_TIMEOUT_MS = int(os.environ.get("LABCORE_LOCK_TIMEOUT_MS", 5000))
+# Wait-time estimate: what a booking holder with no run-steps (a manual booking) is assumed to need.
+LABCORE_WAIT_FALLBACK_SECONDS = env_float("LABCORE_WAIT_FALLBACK_SECONDS", 60.0)
 
 LOGGING = {
     "version": 1,

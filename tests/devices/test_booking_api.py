@@ -8,7 +8,7 @@ from accounts.services import token_issue
 from devices.choices import BookingStatus, Priority
 from devices.models import Booking, QueueEntry
 from devices.services import booking_create, queue_entry_create
-from tests.factories import BookingFactory, DeviceFactory, UserFactory, WorkflowFactory
+from tests.factories import BookingFactory, DeviceFactory, RunStepFactory, UserFactory, WorkflowFactory
 from tests.utils import queries_for
 
 pytestmark = pytest.mark.django_db
@@ -253,3 +253,23 @@ def test_an_operator_may_book(api_client):
     operator, device = client_with_role("operator"), DeviceFactory()
     response = operator.post(f"/api/devices/{device.pk}/book", {"workflow_id": WorkflowFactory().pk}, format="json")
     assert response.status_code == 201
+
+
+def test_wait_time_queries_do_not_grow_with_the_queue(api_client):
+    device = DeviceFactory()
+    booking_create(device=device, workflow=WorkflowFactory())
+    asking = WorkflowFactory(priority=Priority.LOW)
+
+    def queue_planned(count):
+        for _ in range(count):
+            workflow = WorkflowFactory()
+            RunStepFactory(workflow=workflow, device=device)
+            queue_entry_create(device=device, workflow=workflow, priority=Priority.NORMAL)
+
+    path = f"/api/devices/{device.pk}/wait-time"
+    queue_planned(3)
+    few = queries_for(lambda: api_client.get(path, {"workflow_id": asking.pk}))
+    queue_planned(27)
+    many = queries_for(lambda: api_client.get(path, {"workflow_id": asking.pk}))
+    assert few == many
+    assert api_client.get(path, {"workflow_id": asking.pk}).json()["position"] == 31

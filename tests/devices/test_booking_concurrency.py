@@ -226,3 +226,14 @@ def test_cancel_racing_queue_requests_leaves_nothing_stale(contenders):
         }
         workflow_devices_release(workflow=other)
         assert not QueueEntry.objects.waiting().exists()
+
+
+def test_the_same_workflow_queued_by_ten_requests_at_once_waits_once(token, contenders):
+    run_together = contenders(10).run
+    for _ in range(5):
+        device, holder, workflow = DeviceFactory(), WorkflowFactory(), WorkflowFactory()
+        booking_create(device=device, workflow=holder)
+        body = {"workflow_id": workflow.pk, "priority": "normal"}
+        results = run_together([http_post(token, f"/api/devices/{device.pk}/queue", body)] * 10)
+        assert Counter(status for status, _ in results) == {201: 1, 200: 9}
+        assert {body["entry"]["id"] for _, body in results} == {QueueEntry.objects.get(workflow=workflow).pk}

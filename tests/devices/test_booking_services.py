@@ -17,6 +17,7 @@ from devices.signals import workflow_devices_granted
 from labcore.exceptions import ApplicationError, ConflictError
 from tests.factories import DeviceFactory, UserFactory, WorkflowFactory
 from workflows.choices import WorkflowStatus
+from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -251,3 +252,15 @@ def test_force_release_needs_a_reason_and_a_booking():
         device_force_release(device=device, user=UserFactory(), reason=" ")
     with pytest.raises(ConflictError, match="not booked"):
         device_force_release(device=device, user=UserFactory(), reason="why")
+
+
+def test_the_hand_off_skips_and_withdraws_a_finished_workflow_left_in_the_queue():
+    a, b = DeviceFactory(), DeviceFactory()
+    holder, stale, next_up = WorkflowFactory(), WorkflowFactory(), WorkflowFactory()
+    booking_create(device=a, workflow=holder)
+    workflow_devices_acquire(workflow=stale, devices=[a, b], priority=Priority.URGENT)
+    queue_entry_create(device=a, workflow=next_up, priority=Priority.LOW)
+    Workflow.objects.filter(pk=stale.pk).update(status=WorkflowStatus.CANCELLED)  # cancelled, never released
+    booking_release(device=a, workflow=holder)
+    assert active_holder(a) == next_up.pk
+    assert not QueueEntry.objects.waiting().filter(workflow=stale).exists()

@@ -1,0 +1,98 @@
+"""The wait-time estimate: holder's remaining steps plus every earlier request's plan."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from devices.choices import Priority
+from devices.services import booking_create, queue_entry_create
+from devices.wait_time import wait_time_estimate
+from tests.factories import ActionTypeFactory, DeviceFactory, ExecutionLogFactory, RunStepFactory, WorkflowFactory
+from workflows.choices import RunStepStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def planned_workflow(device, durations, status=RunStepStatus.PENDING, action_type=None):
+    workflow = WorkflowFactory()
+    for seconds in durations:
+        RunStepFactory(
+            workflow=workflow,
+            device=device,
+            status=status,
+            action_type=action_type or ActionTypeFactory(estimated_duration_seconds=seconds),
+        )
+    return workflow
+
+
+def test_a_free_device_with_no_queue_is_zero():
+    estimate = wait_time_estimate(device=DeviceFactory(), workflow=WorkflowFactory())
+    assert estimate["estimated_wait_seconds"] == 0 and estimate["position"] == 1
+
+
+def test_the_holder_waits_for_nothing():
+    device, holder = DeviceFactory(), WorkflowFactory()
+    booking_create(device=device, workflow=holder)
+    assert wait_time_estimate(device=device, workflow=holder)["position"] == 0
+
+
+def test_holder_remaining_steps_and_earlier_plans_are_summed_from_estimated_durations():
+    device = DeviceFactory()
+    holder = planned_workflow(device, [10, 20])
+    RunStepFactory(workflow=holder, device=device, status=RunStepStatus.SUCCEEDED)  # done: not counted
+    booking_create(device=device, workflow=holder)
+    ahead = planned_workflow(device, [5])
+    queue_entry_create(device=device, workflow=ahead, priority=Priority.URGENT)
+    asking = planned_workflow(device, [100])
+    queue_entry_create(device=device, workflow=asking, priority=Priority.NORMAL)
+    behind = planned_workflow(device, [1000])
+    queue_entry_create(device=device, workflow=behind, priority=Priority.LOW)
+    estimate = wait_time_estimate(device=device, workflow=asking)
+    assert estimate["position"] == 2 and estimate["queued"] is True
+    assert estimate["estimated_wait_seconds"] == pytest.approx(35)
+
+
+def test_measured_median_latency_replaces_the_estimate_where_there_is_history():
+    device = DeviceFactory()
+    action_type = ActionTypeFactory(name="robot.aspirate", estimated_duration_seconds=10)
+    for latency_ms in (2000, 4000, 60000):
+        ExecutionLogFactory(device=device, action_type="robot.aspirate", latency_ms=latency_ms)
+    ExecutionLogFactory(device=device, action_type="robot.aspirate", latency_ms=999999, status="error")
+    ExecutionLogFactory(device=DeviceFactory(), action_type="robot.aspirate", latency_ms=999999)  # other device
+    holder = planned_workflow(device, [None, None], action_type=action_type)
+    booking_create(device=device, workflow=holder)
+    estimate = wait_time_estimate(device=device, workflow=WorkflowFactory())
+    assert estimate["estimated_wait_seconds"] == pytest.approx(8)  # 2 steps x median 4 s
+
+
+def test_an_in_flight_step_counts_only_its_remaining_time():
+    device = DeviceFactory()
+    holder = planned_workflow(device, [100], status=RunStepStatus.DISPATCHING)
+    holder.run_steps.update(started_at=timezone.now() - timedelta(seconds=40))
+    booking_create(device=device, workflow=holder)
+    estimate = wait_time_estimate(device=device, workflow=WorkflowFactory())
+    assert 59 <= estimate["estimated_wait_seconds"] <= 60
+
+
+def test_a_holder_without_run_steps_counts_the_fallback(settings):
+    settings.LABCORE_WAIT_FALLBACK_SECONDS = 42
+    device = DeviceFactory()
+    booking_create(device=device, workflow=WorkflowFactory())
+    assert wait_time_estimate(device=device, workflow=None)["estimated_wait_seconds"] == 42
+
+
+def test_a_busy_device_is_never_zero():
+    device = DeviceFactory()
+    holder = planned_workflow(device, [0])
+    booking_create(device=device, workflow=holder)
+    assert wait_time_estimate(device=device, workflow=WorkflowFactory())["estimated_wait_seconds"] >= 1
+
+
+def test_a_workflow_not_queued_gets_the_position_its_priority_would_take():
+    device = DeviceFactory()
+    booking_create(device=device, workflow=WorkflowFactory())
+    queue_entry_create(device=device, workflow=WorkflowFactory(), priority=Priority.URGENT)
+    queue_entry_create(device=device, workflow=WorkflowFactory(), priority=Priority.LOW)
+    estimate = wait_time_estimate(device=device, workflow=WorkflowFactory(priority=Priority.NORMAL))
+    assert estimate["position"] == 2 and estimate["queued"] is False
