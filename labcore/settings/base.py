@@ -235,7 +235,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Device.kind and ActionType.device_kind share one choice set: one schema name for both.
+    # Device.kind and ActionType.device_kind share one choice set: one schema enum for both.
     "ENUM_NAME_OVERRIDES": {"DeviceKindEnum": "devices.choices.DeviceKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -87,3 +87,25 @@ def test_action_type_list_queries_do_not_grow_with_rows(api_client):
     few = queries_for(lambda: api_client.get("/api/action-types"))
     ActionTypeFactory.create_batch(20)
     assert queries_for(lambda: api_client.get("/api/action-types")) == few
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_a_bad_schema_on_its_field(client):
+    from django.urls import reverse
+
+    client.force_login(UserFactory(username="admin-user", is_staff=True, is_superuser=True))
+    data = {
+        **{k: v for k, v in NEW_TYPE.items() if k not in {"parameter_schema", "mock_response", "safe_to_repeat"}},
+        "parameter_schema": '{"type": "objekt"}',
+        "mock_response": "{}",
+        "on_failure": "fail",
+        "max_retries": 3,
+        "mock_latency_jitter": 0.1,
+    }
+    response = client.post(reverse("admin:devices_actiontype_add"), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["parameter_schema"] and "not a valid JSON Schema" in errors["parameter_schema"][0]
+    data["parameter_schema"] = '{"type": "object"}'
+    assert client.post(reverse("admin:devices_actiontype_add"), data).status_code == 302
+    assert ActionType.objects.filter(name="shaker.shake").exists()

@@ -126,16 +126,24 @@ def test_editing_definitions_needs_the_capability(demo_lab):
 
 
 @pytest.mark.django_db
-def test_protocol_list_and_detail_queries_do_not_grow_with_steps(api_client):
+def test_protocol_list_and_detail_queries_do_not_grow_with_steps(api_client, django_assert_num_queries):
     registry_make()
     small = protocol_make(2, name="Small")
-    list_small = queries_for(lambda: api_client.get("/api/protocols"))
-    detail_small = queries_for(lambda: api_client.get(f"/api/protocols/{small.pk}"))
+    list_queries = queries_for(lambda: api_client.get("/api/protocols"))
+    detail_queries = queries_for(lambda: api_client.get(f"/api/protocols/{small.pk}"))
     large = protocol_make(20, name="Large")
-    holder = {}
-    list_large = queries_for(lambda: holder.update(r=api_client.get("/api/protocols")))
-    detail_large = queries_for(lambda: holder.update(d=api_client.get(f"/api/protocols/{large.pk}")))
-    assert list_small == list_large
-    assert detail_small == detail_large
-    assert len(holder["d"].json()["steps"]) == 20
-    assert sum(len(p["steps"]) for p in holder["r"].json()["results"]) == 22
+    with django_assert_num_queries(list_queries):
+        listed = api_client.get("/api/protocols").json()["results"]
+    with django_assert_num_queries(detail_queries):
+        detail = api_client.get(f"/api/protocols/{large.pk}").json()
+    assert len(detail["steps"]) == 20 and detail["summary"]["action_count"] == 40
+    assert sum(len(p["steps"]) for p in listed) == 22
+
+
+@pytest.mark.django_db
+def test_project_list_queries_do_not_grow_with_rows(api_client, django_assert_num_queries):
+    ProjectFactory.create_batch(2)
+    few = queries_for(lambda: api_client.get("/api/projects"))
+    ProjectFactory.create_batch(20)
+    with django_assert_num_queries(few):
+        assert len(api_client.get("/api/projects").json()["results"]) == 22

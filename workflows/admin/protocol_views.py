@@ -151,7 +151,7 @@ def import_view(model_admin):
 
 
 class RunForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 60}))
     samples = forms.ModelMultipleChoiceField(
         queryset=Sample.objects.order_by("barcode"),
         widget=FilteredSelectMultiple("samples", is_stacked=False),

@@ -15,7 +15,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Count, Prefetch
-from django.urls import path
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 
 from audit.admin import AuditHistoryAdminMixin
 from devices.models import ActionType, Device
@@ -54,7 +55,7 @@ class ProjectAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
     search_fields = ["name"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(protocol_total=Count("protocols"))
+        return super().get_queryset(request).annotate(protocol_total=Count("protocols")).order_by("name")
 
     @admin.display(description="protocols", ordering="protocol_total")
     def protocol_count(self, project):
@@ -88,11 +89,33 @@ def _request_cache(request, key: str, load):
     return cache[key]
 
 
+def registry_entries(request) -> dict[int, dict]:
+    """The registry as the editor needs it (labels, schemas for the parameter hints): one query per request."""
+    return _request_cache(
+        request,
+        "registry",
+        lambda: {
+            pk: {"name": name, "schema": schema or {}}
+            for pk, name, schema in ActionType.objects.values_list("pk", "name", "parameter_schema")
+        },
+    )
+
+
 class ActionForm(forms.ModelForm):
     class Meta:
         model = Action
         fields = ["position", "action_type", "parameters", "device"]
-        widgets = {"parameters": forms.Textarea(attrs={"rows": 2, "cols": 42, "class": "action-parameters"})}
+        widgets = {
+            "position": forms.HiddenInput,  # set by drag and drop
+            "parameters": forms.Textarea(attrs={"rows": 2, "cols": 42, "class": "action-parameters"}),
+        }
+
+
+class StepForm(forms.ModelForm):
+    class Meta:
+        model = Step
+        fields = ["position", "name", "description"]
+        widgets = {"position": forms.HiddenInput, "description": forms.Textarea(attrs={"rows": 1, "cols": 60})}
 
 
 class ActionFormSet(nested_admin.NestedInlineFormSet):
@@ -116,12 +139,8 @@ class ActionInline(nested_admin.NestedTabularInline):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "action_type":
-            labels = _request_cache(
-                request, "action_type_labels", lambda: dict(ActionType.objects.values_list("pk", "name"))
-            )
-            kwargs["widget"] = RegistryAutocomplete(
-                db_field, self.admin_site, labels={str(pk): name for pk, name in labels.items()}
-            )
+            labels = {str(pk): entry["name"] for pk, entry in registry_entries(request).items()}
+            kwargs["widget"] = RegistryAutocomplete(db_field, self.admin_site, labels=labels)
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "device":
             field.choices = _request_cache(
@@ -146,20 +165,15 @@ class ActionInline(nested_admin.NestedTabularInline):
 
 class StepInline(nested_admin.NestedStackedInline):
     model = Step
+    form = StepForm
     extra = 0
     sortable_field_name = "position"
     fields = ["position", "name", "description"]
     inlines = [ActionInline]
-    formfield_overrides = {}
 
     def get_queryset(self, request):
         actions = Action.objects.select_related("action_type", "device").order_by("position")
         return super().get_queryset(request).prefetch_related(Prefetch("actions", queryset=actions))
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "description":
-            kwargs["widget"] = forms.Textarea(attrs={"rows": 1, "cols": 60})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_add_permission(self, request, obj=None):
         return not _frozen(request) and super().has_add_permission(request, obj)
@@ -180,17 +194,29 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
     fields = ["project", "name", "version_major", "version_minor", "description", "status", "previous_version"]
     readonly_fields = ["status", "previous_version"]
     inlines = [StepInline]
-    actions = ["publish_selected", "new_version_of_selected", "export_selected"]
+    actions = ["publish_selected", "new_version_of_selected", "export_selected", "run_selected"]
     save_on_top = True
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "description":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 80})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     class Media:
         css = {"all": ["workflows/protocol_editor.css"]}
+        js = ["workflows/protocol_editor.js"]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        # The parameter hints of the editor's script: each type's schema, keyed by its id.
+        context["action_type_registry"] = {str(pk): entry for pk, entry in registry_entries(request).items()}
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
             .annotate(step_total=Count("steps", distinct=True), action_total=Count("steps__actions"))
+            .order_by("project__name", "name", "version_major", "version_minor")
         )
 
     @admin.display(description="steps", ordering="step_total")
@@ -222,13 +248,15 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
         protocol = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})
         if protocol is not None:
+            versions = list(protocol_versions(protocol).only("pk", "version_major", "version_minor", "status"))
             if protocol.is_published and request.method == "GET":
-                messages.warning(request, FROZEN_MESSAGE.format(next=f"{protocol.version_major}.x"))
+                top = max(v.version_minor for v in versions if v.version_major == protocol.version_major)
+                messages.warning(request, FROZEN_MESSAGE.format(next=f"{protocol.version_major}.{top + 1}"))
             summary = protocol_summary(protocol)
             extra_context.update(
                 summary=summary,
                 summary_duration=duration_text(summary.estimated_duration_seconds),
-                versions=list(protocol_versions(protocol).only("pk", "version_major", "version_minor", "status")),
+                versions=versions,
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -270,6 +298,14 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
     @admin.action(description="Export selected as JSON")
     def export_selected(self, request, queryset):
         return protocol_views.export_response(queryset)
+
+    @admin.action(description="Run the selected protocol…")
+    def run_selected(self, request, queryset):
+        protocols = list(queryset[:2])
+        if len(protocols) != 1:
+            self.message_user(request, "Choose exactly one published protocol to run.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("admin:workflows_protocol_run", args=[protocols[0].pk]))
 
     def has_definitions_permission(self, request):
         return protocol_views.can_edit_definitions(request)

@@ -1,0 +1,236 @@
+"""Acceptance: a scientist builds, fixes and publishes a protocol in the admin, in real Chromium.
+
+Debian's ``chromium`` and ``chromium-driver`` drive the admin served by pytest-django's
+live_server. Screenshots of every stage go to ``artifacts/browser/`` (git-ignored). Without
+Chromium the test is skipped on a laptop, and fails under CI=true.
+"""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.factories import UserFactory
+from workflows.models import Protocol
+
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "browser"
+WAIT_SECONDS = 15
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def chromium_binary() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser():
+    binary = chromium_binary()
+    if binary is None or not CHROMEDRIVER.exists():
+        message = "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1200"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+class Editor:
+    """Small verbs over the admin's protocol editor, so the test reads like what a person does."""
+
+    def __init__(self, driver, base_url):
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver = driver
+        self.base_url = base_url
+        self.wait = WebDriverWait(driver, WAIT_SECONDS)
+        self.shots = 0
+
+    def shot(self, name: str) -> None:
+        self.shots += 1
+        self.driver.save_screenshot(str(SCREENSHOTS / f"{self.shots:02d}-{name}.png"))
+
+    def find(self, css):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        return self.wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+    def visible(self, css):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        return self.wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    def click(self, element) -> None:
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
+
+    def login(self, username, password) -> None:
+        self.driver.get(self.base_url + "/admin/login/")
+        self.find("#id_username").send_keys(username)
+        self.find("#id_password").send_keys(password)
+        self.click(self.find("input[type=submit]"))
+        self.find("#user-tools")
+
+    def type_into(self, css, text) -> None:
+        field = self.visible(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
+        field.clear()
+        field.send_keys(text)
+
+    def add_step(self, index, name) -> None:
+        self.click(self.visible(".djn-add-handler.djn-model-workflows-step"))
+        self.type_into(f"#id_steps-{index}-name", name)
+
+    def add_action(self, step, index, type_search, type_name, parameters) -> None:
+        group = self.find(f"#steps-{step}-actions-group")
+        from selenium.webdriver.common.by import By
+
+        self.click(group.find_element(By.CSS_SELECTOR, ".djn-add-handler.djn-model-workflows-action"))
+        self.choose_action_type(f"id_steps-{step}-actions-{index}-action_type", type_search, type_name)
+        box = self.find(f"#id_steps-{step}-actions-{index}-parameters")
+        # The editor describes the chosen type's parameters and fills in the schema's defaults.
+        shown = (box.get_attribute("value"), self.find(f"#{box.get_attribute('id')} ~ .action-schema-hint").text)
+        self.type_into(f"#{box.get_attribute('id')}", parameters)
+        return shown
+
+    def choose_action_type(self, select_id, search, name) -> None:
+        """Open the registry's searchable chooser, type, and pick the matching type."""
+        from selenium.webdriver.common.by import By
+
+        select = self.find(f"#{select_id}")
+        container = select.find_element(By.XPATH, "following-sibling::span[contains(@class, 'select2')]")
+        self.click(container.find_element(By.CSS_SELECTOR, ".select2-selection"))
+        self.visible(".select2-container--open .select2-search__field").send_keys(search)
+        option_xpath = f"//li[contains(@class, 'select2-results__option') and normalize-space(.)='{name}']"
+        self.wait.until(lambda d: d.find_elements(By.XPATH, option_xpath))
+        self.click(self.driver.find_element(By.XPATH, option_xpath))
+        self.wait.until(lambda d: d.find_element(By.ID, select_id).get_attribute("value"))
+
+    def save_and_continue(self) -> None:
+        self.click(self.find("input[name=_continue]"))
+        self.find("#content")
+
+    def drag_step_above(self, moving_index, target_index) -> None:
+        """Drag a step by its header handle above another step, with small mouse moves."""
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        handle = self.find(f"#steps-{moving_index} .djn-drag-handler")
+        target = self.find(f"#steps-{target_index} .djn-drag-handler")
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", target)
+        chain = ActionChains(self.driver, duration=50).click_and_hold(handle).move_by_offset(0, -5)
+        distance = target.location["y"] - handle.location["y"] - 20
+        steps = 12
+        for _ in range(steps):
+            chain.move_by_offset(0, distance // steps).pause(0.05)
+        chain.pause(0.3).release().perform()
+        time.sleep(0.5)
+
+    def step_names_on_page(self) -> list[str]:
+        from selenium.webdriver.common.by import By
+
+        items = self.driver.find_elements(By.CSS_SELECTOR, "#steps-group > .djn-fieldset > .djn-items > .djn-item")
+        names = []
+        for item in items:
+            inputs = item.find_elements(By.CSS_SELECTOR, "input[name$='-name']")
+            if inputs and item.is_displayed():
+                names.append(inputs[0].get_attribute("value"))
+        return names
+
+
+def step_names(protocol: Protocol) -> list[str]:
+    return list(protocol.steps.order_by("position").values_list("name", flat=True))
+
+
+def test_a_scientist_builds_fixes_and_publishes_a_protocol(browser, live_server, demo_lab):
+    UserFactory(username="scientist-admin", password="secret-pass", is_staff=True, is_superuser=True)
+    editor = Editor(browser, live_server.url)
+    editor.login("scientist-admin", "secret-pass")
+
+    # Build: a draft with two steps and three actions, types chosen through the registry search.
+    browser.get(live_server.url + "/admin/workflows/protocol/add/")
+    from selenium.webdriver.support.ui import Select
+
+    Select(editor.find("#id_project")).select_by_visible_text("Stem cell expansion")
+    editor.type_into("#id_name", "Browser-built wash")
+    editor.add_step(0, "Warm media")
+    prefilled, hint = editor.add_action(
+        0, 0, "incubator.w", "incubator.warm", '{"temperature_c": 37, "duration_s": 600}'
+    )
+    assert json.loads(prefilled) == {"temperature_c": 37, "duration_s": 900}
+    assert "temperature_c (number, ≥ 4, ≤ 45, default 37)" in hint
+    editor.add_step(1, "Wash")
+    editor.add_action(1, 0, "robot.disp", "robot.dispense", '{"volume_ul": 1500, "reagent": "PBS"}')
+    editor.add_action(1, 1, "robot.asp", "robot.aspirate", '{"volume_ul": 1500}')
+    editor.shot("built")
+    editor.save_and_continue()
+    editor.shot("saved")
+    protocol = Protocol.objects.get(name="Browser-built wash")
+    assert step_names(protocol) == ["Warm media", "Wash"]
+    assert protocol.steps.get(name="Wash").actions.count() == 2
+    assert "Actions" in editor.find("#protocol-summary").text
+    assert editor.find("#summary-actions").text == "3"
+
+    # Reorder: drag "Wash" above "Warm media", save, and the new order is stored.
+    editor.drag_step_above(1, 0)
+    editor.shot("dragged")
+    assert editor.step_names_on_page() == ["Wash", "Warm media"]
+    editor.save_and_continue()
+    assert step_names(protocol) == ["Wash", "Warm media"]
+    assert list(protocol.steps.order_by("position").values_list("position", flat=True)) == [1, 2]
+
+    # A bad value: the schema's error appears on the parameters field, and nothing is saved.
+    editor.type_into("#id_steps-0-actions-1-parameters", '{"volume_ul": -20}')
+    editor.save_and_continue()
+    error = editor.visible(".field-parameters .errorlist")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", error)
+    editor.shot("parameter-error")
+    assert "volume_ul" in error.text and "minimum" in error.text
+    assert protocol.steps.get(name="Wash").actions.get(position=2).parameters == {"volume_ul": 1500}
+
+    # Fix it and save.
+    editor.type_into("#id_steps-0-actions-1-parameters", '{"volume_ul": 1200}')
+    editor.save_and_continue()
+    assert "was changed successfully" in editor.find("ul.messagelist").text
+    assert protocol.steps.get(name="Wash").actions.get(position=2).parameters == {"volume_ul": 1200}
+
+    # Publish, then the page is read-only and says why.
+    editor.click(editor.find("#protocol-publish"))
+    messages = editor.find("ul.messagelist").text
+    editor.shot("published")
+    assert "Published" in messages and "published and frozen: edits are refused" in messages
+    protocol.refresh_from_db()
+    assert protocol.is_published
+    assert not browser.find_elements("css selector", "input[name=_save], input[name=_continue]")
+    editable = browser.find_elements("css selector", "#id_steps-0-name, textarea, .djn-add-handler")
+    assert not [element for element in editable if element.is_displayed()]
+    assert editor.find("#protocol-new-version").is_displayed()
+    # Even a hand-made POST of the form is refused by the server, and nothing changes.
+    status = browser.execute_script(
+        """
+        const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
+        const body = new URLSearchParams({csrfmiddlewaretoken: token, name: "Renamed", project: arguments[0]});
+        const response = await fetch(window.location.pathname, {method: "POST", body: body});
+        return response.status;
+        """,
+        protocol.project_id,
+    )
+    assert status == 403
+    protocol.refresh_from_db()
+    assert protocol.name == "Browser-built wash" and step_names(protocol) == ["Wash", "Warm media"]
