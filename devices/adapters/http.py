@@ -35,6 +35,7 @@ class _Failure(Exception):
         super().__init__(reason)
         self.status, self.reason, self.transient = status, reason, transient
         self.http_status, self.body = http_status, body
+        self.attempts = 1  # how many times the request was sent, set by the retry loop
 
 
 def _message(body, text: str) -> str:
@@ -294,7 +295,7 @@ class HttpAdapter(Adapter):
             latency_ms=(time.monotonic() - started) * 1000,
             error=failure.reason,
             operation_id=operation_id,
-            extra={"http_status": failure.http_status, "http_attempts": getattr(failure, "attempts", 1)},
+            extra={"http_status": failure.http_status, "http_attempts": failure.attempts},
         )
 
 

@@ -234,8 +234,7 @@ def test_invalid_json_is_an_error_that_quotes_the_body(action_types):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), NotJson)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         result = HttpAdapter(http_device(f"http://127.0.0.1:{server.server_address[1]}")).dispatch(
             action_type=action_types["read"], parameters={}, context=CONTEXT
@@ -310,7 +309,7 @@ def test_configured_headers_are_sent(action_types):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         device = http_device(f"http://127.0.0.1:{server.server_address[1]}", headers={"X-Api-Key": "k1"})
         HttpAdapter(device).health()

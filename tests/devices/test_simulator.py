@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 from django.core.management import CommandError, call_command
+from django.db import connections
 
 from devices.choices import DeviceKind
 from devices.management.commands.run_device_simulator import Command
@@ -129,11 +130,14 @@ def test_bad_requests_are_4xx_json(warm):
 def test_management_command_serves_the_registry_until_stopped(db):
     ActionTypeFactory(name="plate_read", device_kind=DeviceKind.PLATE_READER, mock_response={"wells_read": 96})
     command = Command()
-    runner = threading.Thread(
-        target=call_command,
-        args=(command, "--kind", "plate_reader", "--port", "0", "--latency-scale", "0"),
-        daemon=True,
-    )
+
+    def serve():
+        try:
+            call_command(command, "--kind", "plate_reader", "--port", "0", "--latency-scale", "0")
+        finally:
+            connections.close_all()  # this thread's connection, so the test database can be dropped
+
+    runner = threading.Thread(target=serve, daemon=True)
     runner.start()
     assert command.ready.wait(10)
     try:

@@ -1,5 +1,6 @@
 """``manage.py run_device_simulator``: a local device service for the http adapter (docs/adapters.md)."""
 
+import signal
 import threading
 
 from django.conf import settings
@@ -64,6 +65,8 @@ class Command(BaseCommand):
             f"Device simulator for {kind or 'every kind'} on {self.simulator.url} "
             f"({len(action_types)} action types, latency x{self.simulator.state.latency_scale:g}). Ctrl-C stops it."
         )
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # `kill` and container stops end it like Ctrl-C
         self.ready.set()
         try:
             self.simulator.serve_forever()
@@ -72,9 +75,14 @@ class Command(BaseCommand):
         finally:
             self.simulator.state.stopping.set()
             self.simulator.server.server_close()
+            self.stdout.write("Device simulator stopped.")
 
     def stop(self) -> None:
         """End ``handle`` from another thread."""
         if self.simulator is not None:
             self.simulator.state.stopping.set()
             self.simulator.server.shutdown()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
