@@ -17,11 +17,12 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from labcore.locking import advisory_lock
+from labcore.locking import advisory_lock, lock_conflicts_as_409
 
 CHAIN_LOCK = "executionlogs.chain"
 GENESIS_HASH = "0" * 64
@@ -109,6 +110,29 @@ def _aware_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def _share_referenced_rows(entry) -> None:
+    """Take the FOR KEY SHARE locks the foreign-key checks will need, before the chain lock.
+
+    Lock order: referenced rows, then the chain. The insert's foreign-key checks (deferred to
+    commit) lock the device, workflow, run-step and user rows FOR KEY SHARE. Taken only then,
+    a writer holding the chain lock could wait on a device row that another transaction holds
+    FOR UPDATE (a booking) while that transaction waits for the chain lock: a deadlock. Taken
+    first, the wait happens before this writer holds anything others need.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(settings.LABCORE_LOCK_TIMEOUT_MS)}ms"])
+        with lock_conflicts_as_409("the device or workflow of this log entry"):
+            for field_name in ("device", "workflow", "run_step", "user"):
+                field = entry._meta.get_field(field_name)
+                value = getattr(entry, field.attname)
+                if value is None:
+                    continue
+                target = field.related_model._meta
+                # Django's select_for_update has no KEY SHARE mode; this is the weakest lock
+                # that still keeps the referenced row from being deleted before commit.
+                cursor.execute(f"SELECT 1 FROM {target.db_table} WHERE {target.pk.column} = %s FOR KEY SHARE", [value])
+
+
 def chain_append(entry, *save_args, **save_kwargs) -> None:
     """Seal ``entry`` (unsaved) into the chain and insert it, under the chain lock.
 
@@ -119,6 +143,7 @@ def chain_append(entry, *save_args, **save_kwargs) -> None:
     """
     table = table_name()
     with transaction.atomic():
+        _share_referenced_rows(entry)
         advisory_lock(CHAIN_LOCK)
         request_json, response_json = dump_json(entry.request), dump_json(entry.response)
         with connection.cursor() as cursor:

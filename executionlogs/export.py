@@ -13,11 +13,12 @@ import io
 import json
 
 from django.db import connections, transaction
-from django.db.models import F, TextField
+from django.db.models import F, Func, TextField
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Cast
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 2000  # rows per FETCH from the server-side cursor
+LINES_PER_BLOCK = 500  # rows per write to the client
 
 COLUMNS = [
     "id",
@@ -48,34 +49,45 @@ _QUERY_FIELDS = [
     "operation",
     "status",
     "latency_ms",
-    "started_at",
-    "finished_at",
+    "started_at_text",
+    "finished_at_text",
     "attempt",
     "caused_by",
     "user__username",
-    "created_at",
+    "created_at_text",
     "previous_hash",
     "entry_hash",
     "request_text",
     "response_text",
 ]
-_TIMESTAMPS = {COLUMNS.index(name) for name in ("started_at", "finished_at", "created_at")}
 _STARTED_AT, _ID = COLUMNS.index("started_at"), COLUMNS.index("id")
 
 
-def _timestamp(value) -> str | None:
-    # As the API renders it (DRF): ISO 8601, UTC as "Z".
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+class IsoTimestamp(Func):
+    """A timestamptz as the API renders it (``2025-01-31T09:30:00.250000Z``, no fraction when
+    it is zero), formatted by PostgreSQL: parsing and reformatting three timestamps a row in
+    Python took half the export's time."""
+
+    template = (
+        "(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        "CASE WHEN mod(date_part('microseconds', %(expressions)s)::bigint, 1000000) = 0 THEN '' "
+        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z')"
+    )
+    output_field = TextField()
 
 
-def export_rows(queryset, *, chunk_size: int = CHUNK_SIZE):
+def export_rows(queryset, *, chunk_size: int | None = None):
     """Tuples in COLUMNS order, payloads as JSON text, streamed in (started_at, id) order."""
+    chunk_size = chunk_size or CHUNK_SIZE
     queryset = (
         queryset.order_by("started_at", "id")
-        .annotate(request_text=Cast("request", TextField()), response_text=Cast("response", TextField()))
+        .annotate(
+            request_text=Cast("request", TextField()),
+            response_text=Cast("response", TextField()),
+            started_at_text=IsoTimestamp("started_at"),
+            finished_at_text=IsoTimestamp("finished_at"),
+            created_at_text=IsoTimestamp("created_at"),
+        )
         .values_list(*_QUERY_FIELDS)
     )
     if connections[queryset.db].settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
@@ -99,12 +111,12 @@ def _keyset_batches(queryset, chunk_size: int):
         position = (rows[-1][_STARTED_AT], rows[-1][_ID])
 
 
-def _chunks(lines, size: int = 500):
+def _chunks(lines):
     """Join lines into blocks so the server writes a few kB at a time, not one row."""
     block = []
     for line in lines:
         block.append(line)
-        if len(block) >= size:
+        if len(block) >= LINES_PER_BLOCK:
             yield "".join(block)
             block = []
     if block:
@@ -117,8 +129,7 @@ def export_ndjson(queryset):
 
     def lines():
         for row in export_rows(queryset):
-            values = [_timestamp(value) if index in _TIMESTAMPS else value for index, value in enumerate(row[:-2])]
-            head = json.dumps(dict(zip(scalar_names, values, strict=True)), ensure_ascii=False)
+            head = json.dumps(dict(zip(scalar_names, row[:-2], strict=True)), ensure_ascii=False)
             request, response = row[-2], row[-1]
             yield f'{head[:-1]}, "request": {request}, "response": {response or "null"}}}\n'
 
@@ -133,12 +144,7 @@ def export_csv(queryset):
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         for row in export_rows(queryset):
-            writer.writerow(
-                [
-                    _timestamp(value) if index in _TIMESTAMPS else ("" if value is None else value)
-                    for index, value in enumerate(row)
-                ]
-            )
+            writer.writerow(row)
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from executionlogs.models import CellAnalysisResult, ExecutionLog
+from executionlogs.rendering import api_timestamp
 
 
 class ExecutionLogSerializer(serializers.ModelSerializer):
@@ -35,6 +36,31 @@ class ExecutionLogSerializer(serializers.ModelSerializer):
             "entry_hash",
         ]
         read_only_fields = fields
+
+    def to_representation(self, entry):
+        # The generic path costs ~0.2 ms a row (field lookups, timezone checks per timestamp);
+        # at 500 rows a page that dominated the request. Same output (a test compares both).
+        user = entry.user
+        return {
+            "id": entry.id,
+            "device": entry.device_id,
+            "workflow": entry.workflow_id,
+            "run_step": entry.run_step_id,
+            "action_type": entry.action_type,
+            "operation": entry.operation,
+            "request": entry.request,
+            "response": entry.response,
+            "status": entry.status,
+            "latency_ms": entry.latency_ms,
+            "started_at": api_timestamp(entry.started_at),
+            "finished_at": api_timestamp(entry.finished_at),
+            "attempt": entry.attempt,
+            "caused_by": entry.caused_by,
+            "user": user.username if user is not None else None,
+            "created_at": api_timestamp(entry.created_at),
+            "previous_hash": entry.previous_hash,
+            "entry_hash": entry.entry_hash,
+        }
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -146,6 +146,7 @@ class CellAnalysisResultViewSet(ReadOnlyEndpoint, viewsets.ReadOnlyModelViewSet)
     serializer_class = CellAnalysisResultSerializer
     filterset_class = CellAnalysisResultFilter
     pagination_class = keyset_pagination("-measured_at", "-id")
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         return cell_analysis_result_list()
