@@ -49,7 +49,7 @@ def test_the_change_page_shows_status_progress_current_action_and_run_steps(admi
 
 def test_pause_resume_cancel_from_the_admin(admin_client, transfer):
     workflow = workflow_make([(transfer, device_make("handler-adm2"))] * 2)
-    workflow_start(workflow=workflow)
+    assert "1 workflow(s) started" in act(admin_client, "start", workflow).content.decode()
     assert "1 workflow(s) paused" in act(admin_client, "pause", workflow).content.decode()
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.PAUSED

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from labcore.exceptions import ApplicationError
 from workflows.choices import RunStepStatus
 from workflows.models import RunStep, Workflow
-from workflows.services.execution import workflow_cancel, workflow_pause, workflow_resume
+from workflows.services.execution import workflow_cancel, workflow_pause, workflow_resume, workflow_start
 from workflows.services.recovery import workflow_resolve
 
 DONE = (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)
@@ -85,7 +85,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [RunStepInline]
     readonly_fields = ["status", "status_reason", "progress", "current_action", "started_at", "finished_at"]
-    actions = ["pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
+    actions = ["start", "pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
 
     def get_queryset(self, request):
         # Progress in one query for the whole page (invariant 8), not one per row.
@@ -109,6 +109,10 @@ class WorkflowAdmin(admin.ModelAdmin):
         if current is None:
             return "-"
         return f"step {current.position}: {current.action_type.name} on {current.device_id} ({current.status})"
+
+    @admin.action(description="Start (books its devices, or queues it)", permissions=["change"])
+    def start(self, request, queryset):
+        _apply(self, request, queryset, workflow_start, "started")
 
     @admin.action(description="Pause (at the next action boundary)", permissions=["change"])
     def pause(self, request, queryset):
