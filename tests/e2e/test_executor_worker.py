@@ -83,18 +83,24 @@ def test_pause_stops_before_the_next_action_dispatches_nothing_and_resume_comple
     )
     paused = api_client.post(f"/api/workflows/{workflow.pk}/pause", {"reason": "check the plate"}, format="json")
     assert paused.status_code == 200 and paused.json()["workflow"]["status"] == "paused"
-    # The action in flight finishes and is recorded...
+    # The action in flight when the pause landed (at most one) finishes and is recorded...
+    seen_at_pause = {step["position"]: step["status"] for step in paused.json()["workflow"]["steps"]}
+    flying = [position for position, status in seen_at_pause.items() if status == "dispatching"]
+    assert len(flying) <= 1 and in_flight.position <= max(flying or [in_flight.position])
     wait_for(
-        lambda: RunStep.objects.get(pk=in_flight.pk).status == RunStepStatus.SUCCEEDED, timeout=10, what="in flight"
+        lambda: not RunStep.objects.filter(workflow=workflow, status__in=["dispatching", "waiting"]).exists(),
+        timeout=10,
+        what="the action in flight to be recorded",
     )
+    done = set(RunStep.objects.filter(workflow=workflow, status="succeeded").values_list("position", flat=True))
+    assert done == {p for p, status in seen_at_pause.items() if status in ("succeeded", "dispatching")}
     logs = ExecutionLog.objects.filter(workflow=workflow).count()
+    assert logs == len(done)
     # ...and nothing else is dispatched while paused.
     time.sleep(1.5)
     assert ExecutionLog.objects.filter(workflow=workflow).count() == logs
     assert not RunStep.objects.filter(workflow=workflow, status__in=["dispatching", "waiting"]).exists()
-    assert RunStep.objects.filter(workflow=workflow, position__gt=in_flight.position, status="pending").count() == (
-        6 - in_flight.position
-    )
+    assert RunStep.objects.filter(workflow=workflow, status="pending").count() == 6 - len(done) > 0
     assert status_of(workflow) == WorkflowStatus.PAUSED
 
     assert api_client.post(f"/api/workflows/{workflow.pk}/resume").status_code == 200
@@ -201,6 +207,6 @@ def test_twenty_sixty_second_actions_on_two_worker_processes_take_about_sixty_se
     for workflow in workflows:
         wait_status(workflow, WorkflowStatus.COMPLETED, timeout=120)
     elapsed = time.monotonic() - began
-    assert 60 <= elapsed < 75, elapsed  # 20 x 60 s run side by side: no worker is held while they wait
+    assert 60 <= elapsed < 80, elapsed  # 20 x 60 s run side by side: no worker is held while they wait
     logs = ExecutionLog.objects.filter(action_type="test.e2e_incubate")
     assert logs.count() == 20 and all(log.latency_ms >= 60_000 for log in logs)
