@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from devices.choices import BookingStatus, DeviceKind
@@ -210,3 +211,32 @@ def test_twenty_sixty_second_actions_on_two_worker_processes_take_about_sixty_se
     assert 60 <= elapsed < 80, elapsed  # 20 x 60 s run side by side: no worker is held while they wait
     logs = ExecutionLog.objects.filter(action_type="test.e2e_incubate")
     assert logs.count() == 20 and all(log.latency_ms >= 60_000 for log in logs)
+
+
+def test_no_lock_or_transaction_is_held_while_the_device_works(workers):
+    slow = action_type_make("test.e2e_nolock")
+    device = slow_device("handler-nolock", "test.e2e_nolock", 2)
+    workflow = workflow_make([(slow, device)])
+    workers(name="nolock")
+    workflow_start(workflow=workflow)
+    step = wait_for(
+        lambda: RunStep.objects.filter(workflow=workflow, status=RunStepStatus.DISPATCHING).first(),
+        timeout=20,
+        interval=0.02,
+        what="the action in flight",
+    )
+    time.sleep(0.3)
+    # Invariant 3: mid-dispatch, every row involved can be locked at once (NOWAIT), and the
+    # worker's connection is not inside a transaction.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM workflows_workflow WHERE id = %s FOR UPDATE NOWAIT", [workflow.pk])
+        cursor.execute("SELECT id FROM workflows_runstep WHERE workflow_id = %s FOR UPDATE NOWAIT", [workflow.pk])
+        cursor.execute("SELECT id FROM devices_device WHERE id = %s FOR UPDATE NOWAIT", [device.pk])
+        cursor.execute("SELECT id FROM devices_booking WHERE device_id = %s FOR UPDATE NOWAIT", [device.pk])
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] == 0
+    assert RunStep.objects.get(pk=step.pk).status == RunStepStatus.DISPATCHING  # still on the device
+    wait_status(workflow, WorkflowStatus.COMPLETED, timeout=20)
