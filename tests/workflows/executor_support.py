@@ -80,8 +80,13 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.05, what: str = "
 
 
 def broker_purge() -> None:
-    """Empty this session's broker database: queued, unacked and scheduled messages alike."""
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    """Empty this session's broker: queued, unacked and scheduled messages alike."""
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    else:  # the embedded filesystem transport (no Redis on this machine)
+        from labcore.celery import app
+
+        app.control.purge()
 
 
 class CeleryWorker:
