@@ -7,7 +7,7 @@ from executionlogs.models import CellAnalysisResult, ExecutionLog
 
 
 class EstimatedCountPaginator(Paginator):
-    """Counts exactly up to a limit, then uses the planner's row estimate of the table.
+    """Counts exactly up to a limit, then (unfiltered) uses the planner's row estimate.
 
     An exact ``COUNT(*)`` over ten million log entries takes seconds on every changelist view.
     """
@@ -17,7 +17,8 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self):
         exact = self.object_list[: self.exact_limit + 1].count()
-        if exact <= self.exact_limit:
+        if exact <= self.exact_limit or self.object_list.query.where:
+            # A filtered list past the limit shows its first 100,000 rows' worth of pages.
             return exact
         with connection.cursor() as cursor:
             cursor.execute(

@@ -22,6 +22,16 @@ class ChainReport:
         return self.broken_id is None
 
 
+def _select(name: str) -> str:
+    if name in {"request", "response"}:
+        return f"{name}::text"
+    if name in {"started_at", "finished_at", "created_at"}:
+        # canonical_timestamp's format, rendered by PostgreSQL: parsing three timestamps a row
+        # in Python was half the walk's time.
+        return f"""to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    return name
+
+
 def chain_verify(*, chunk_size: int = 5000, progress=None) -> ChainReport:
     """Re-hash every entry in id order and stop at the first that does not verify.
 
@@ -29,7 +39,7 @@ def chain_verify(*, chunk_size: int = 5000, progress=None) -> ChainReport:
     materialised at commit) ``chunk_size`` rows at a time: memory does not grow with the table.
     Payloads are read as ``jsonb::text``, the exact form they were hashed in.
     """
-    columns = ", ".join(f"{name}::text" if name in {"request", "response"} else name for name in HASHED_FIELDS)
+    columns = ", ".join(_select(name) for name in HASHED_FIELDS)
     sql = f"SELECT {columns}, previous_hash, entry_hash FROM {table_name()} ORDER BY id"
     report = ChainReport()
     expected_previous = GENESIS_HASH

@@ -10,6 +10,7 @@ from django import forms
 
 from executionlogs.choices import LogStatus
 from executionlogs.models import CellAnalysisResult, ExecutionLog
+from executionlogs.timestamps import parse_api_timestamp
 
 BIGINT_MAX = 2**63 - 1
 
@@ -21,6 +22,24 @@ class IdFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", BIGINT_MAX)
         super().__init__(*args, **kwargs)
+
+
+class UtcDateTimeField(forms.Field):
+    """An ISO 8601 date or datetime, in UTC (see ``parse_api_timestamp``)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_api_timestamp(value)
+        except ValueError as exc:
+            raise forms.ValidationError(
+                "Expected an ISO 8601 date (2025-01-31) or datetime (2025-01-31T09:30:00Z).", code="invalid"
+            ) from exc
+
+
+class UtcDateTimeFilter(django_filters.Filter):
+    field_class = UtcDateTimeField
 
 
 class ExecutionLogFilter(django_filters.FilterSet):
@@ -46,11 +65,11 @@ class DeviceExecutionLogFilter(ExecutionLogFilter):
 class CellAnalysisResultFilter(django_filters.FilterSet):
     sample = django_filters.CharFilter(field_name="sample__barcode", max_length=64, help_text="Sample barcode.")
     workflow = IdFilter(field_name="workflow_id", help_text="Workflow id.")
-    measured_after = django_filters.IsoDateTimeFilter(
-        field_name="measured_at", lookup_expr="gte", help_text="ISO 8601 datetime; inclusive."
+    measured_after = UtcDateTimeFilter(
+        field_name="measured_at", lookup_expr="gte", help_text="ISO 8601 date or datetime; inclusive."
     )
-    measured_before = django_filters.IsoDateTimeFilter(
-        field_name="measured_at", lookup_expr="lt", help_text="ISO 8601 datetime; exclusive."
+    measured_before = UtcDateTimeFilter(
+        field_name="measured_at", lookup_expr="lt", help_text="ISO 8601 date or datetime; exclusive."
     )
 
     class Meta:

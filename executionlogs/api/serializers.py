@@ -1,11 +1,11 @@
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from executionlogs.models import CellAnalysisResult, ExecutionLog
-from executionlogs.rendering import api_timestamp
+from executionlogs.timestamps import api_timestamp, parse_api_timestamp
 
 
 class ExecutionLogSerializer(serializers.ModelSerializer):
@@ -70,16 +70,9 @@ class DateOrDateTimeField(serializers.Field):
     default_error_messages = {"invalid": "Expected an ISO 8601 date (2025-01-31) or datetime (2025-01-31T09:30:00Z)."}
 
     def to_internal_value(self, data) -> datetime:
-        text = str(data).strip()
         try:
-            if len(text) == 10:
-                value = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
-            else:
-                value = datetime.fromisoformat(text)
-                if value.tzinfo is None:
-                    value = value.replace(tzinfo=UTC)
-            return value.astimezone(UTC)
-        except (ValueError, OverflowError):
+            return parse_api_timestamp(data)
+        except ValueError:
             self.fail("invalid")
 
     def to_representation(self, value):

@@ -95,3 +95,18 @@ def test_the_admin_list_runs_the_same_queries_for_few_and_many_entries(client, u
     append_logs(device, 40)
     many = queries_for(lambda: client.get("/admin/executionlogs/executionlog/"))
     assert few == many
+
+
+@pytest.mark.django_db
+def test_the_admin_counts_past_the_limit_by_the_planner_estimate(client, user, device, monkeypatch):
+    from executionlogs.admin import EstimatedCountPaginator
+    from tests.executionlogs.conftest import append_logs
+
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_limit", 3)
+    append_logs(device, 5)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE executionlogs_executionlog")
+    client.force_login(user)
+    assert client.get("/admin/executionlogs/executionlog/").context["cl"].result_count == 5
+    filtered = client.get("/admin/executionlogs/executionlog/", {"status__exact": "success"})
+    assert filtered.context["cl"].result_count == 4  # capped at the exact limit + 1

@@ -95,3 +95,13 @@ def test_one_result_by_id_and_404_for_unknown(api_client, vision_log):
     assert api_client.get(f"{RESULTS}/{result.pk}").json()["id"] == result.pk
     assert api_client.get(f"{RESULTS}/999999").status_code == 404
     assert api_client.post(RESULTS, {}, format="json").status_code == 405
+
+
+@pytest.mark.django_db
+def test_time_filters_take_any_offset_python_accepts_and_reject_overflow(api_client, vision_log):
+    # PostgreSQL refuses a +17:53 offset that Python parses: the filter converts to UTC first.
+    wanted = make_result(vision_log, sample=SampleFactory())
+    response = api_client.get(RESULTS, {"measured_after": "2025-03-02T05:53:00+17:53", "measured_before": "2025-03-02"})
+    assert [result["id"] for result in response.json()["results"]] == [wanted.pk]
+    overflow = api_client.get(RESULTS, {"measured_after": "0001-01-01T00:00:00+05:00"})
+    assert overflow.status_code == 400 and "measured_after" in overflow.json()["fields"]

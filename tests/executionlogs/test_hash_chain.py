@@ -217,3 +217,22 @@ def test_logging_for_a_device_another_transaction_has_locked_does_not_deadlock()
     assert errors == []
     assert list(ExecutionLog.objects.order_by("id").values_list("device_id", flat=True)) == ["free-y", "locked-x"]
     assert "OK: 2" in verify_logs()
+
+
+@pytest.mark.django_db
+def test_timestamps_hash_the_same_whole_seconds_or_old_years(device):
+    from datetime import UTC, datetime
+
+    whole_minute = datetime(2025, 1, 1, 9, 30, tzinfo=UTC)
+    append_log(device, started_at=whole_minute, finished_at=whole_minute + timedelta(minutes=1))
+    append_log(device, started_at=datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC))
+    assert "OK: 2" in verify_logs()
+
+
+@pytest.mark.django_db
+def test_entries_made_by_the_shared_factory_are_chained_too():
+    from tests.factories import ExecutionLogFactory
+
+    first, second = ExecutionLogFactory(), ExecutionLogFactory()
+    assert second.previous_hash == first.entry_hash != ""
+    assert "OK: 2" in verify_logs()

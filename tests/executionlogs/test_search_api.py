@@ -1,6 +1,6 @@
 """GET /api/execution-logs/search?start=&end=: a half-open time range on started_at."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -93,3 +93,25 @@ def test_start_after_end_says_so(api_client):
     assert response.json()["fields"]["start"] == [
         "start (2025-01-03T00:00:00+00:00) is after end (2025-01-02T00:00:00+00:00)."
     ]
+
+
+@pytest.mark.django_db
+def test_offsets_postgresql_would_refuse_are_converted_first(api_client, january):
+    found = ids(api_client.get(SEARCH, {"start": "2025-01-02T05:59:00+17:59", "end": "2025-01-02T12:00:00+00:00"}))
+    assert found == [january["jan1_noon"].pk, january["jan2_midnight"].pk]
+
+
+@pytest.mark.django_db
+def test_search_runs_the_same_queries_for_5_and_500_entries(api_client, device):
+    from tests.executionlogs.conftest import append_logs
+    from tests.utils import queries_for
+
+    start = datetime(2025, 6, 1, tzinfo=UTC)
+    params = {"start": "2025-06-01", "end": "2025-06-02", "page_size": 500}
+    append_logs(device, 5, start=start)
+    few = queries_for(lambda: api_client.get(SEARCH, params))
+    append_logs(device, 495, start=start + timedelta(seconds=10), step=timedelta(milliseconds=100))
+    holder = {}
+    many = queries_for(lambda: holder.update(r=api_client.get(SEARCH, params)))
+    assert few == many
+    assert len(holder["r"].json()["results"]) == 500
