@@ -58,3 +58,22 @@ def test_run_workflow_starts_a_protocol_run_and_shows_progress_until_it_complete
     assert lines[-1] == "[" + "#" * 30 + "] 14/14 completed"
     workflow = Workflow.objects.get()
     assert workflow.status == WorkflowStatus.COMPLETED and workflow.workflow_samples.count() == 2
+
+
+@pytest.mark.django_db
+def test_resolve_workflow_records_the_decision_then_resume_goes_on():
+    from datetime import timedelta
+
+    from workflows.services.dispatch import action_claim
+    from workflows.services.recovery import executor_recover
+
+    workflow = workflow_make([(action_type_make("test.cmd_unsafe", timeout_seconds=1), device_make("handler-cmd2"))])
+    workflow_start(workflow=workflow)
+    step = action_claim(workflow_id=workflow.pk)
+    with pytest.raises(CommandError, match="not unknown"):
+        command("resolve_workflow", str(workflow.pk), step=1, decision="retry")
+    executor_recover(now=step.dispatched_at + timedelta(seconds=600))
+    assert "resolved by system (mark_succeeded)" in command(
+        "resolve_workflow", str(workflow.pk), step=1, decision="mark_succeeded"
+    )
+    assert f"workflow {workflow.pk}: running" in command("resume_workflow", str(workflow.pk))
