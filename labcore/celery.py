@@ -3,9 +3,31 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labcore.settings.dev")
 
 app = Celery("labcore")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect(dispatch_uid="labcore.worker_db_connections")
+def keep_worker_db_connections(**kwargs):
+    """Let each pool process reuse its database connection across tasks (web requests do not).
+
+    The executor runs one short task per action, so reconnecting would dominate its cost.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    for connection in connections.all():
+        connection.settings_dict["CONN_MAX_AGE"] = settings.LABCORE_WORKER_DB_CONN_MAX_AGE
+
+
+@task_postrun.connect(dispatch_uid="labcore.worker_close_old_connections")
+def close_broken_or_old_connections(**kwargs):
+    """After each task, drop a connection that broke (database restart) or outlived its age."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -5,9 +5,10 @@ from devices.api.filters import DeviceFilter
 from devices.api.serializers import DeviceSerializer
 from devices.selectors import device_list
 from labcore.api.pagination import cursor_pagination
+from workflows.api.device_execute import DeviceExecuteMixin
 
 
-class DeviceViewSet(DeviceBookingActionsMixin, viewsets.ReadOnlyModelViewSet):
+class DeviceViewSet(DeviceBookingActionsMixin, DeviceExecuteMixin, viewsets.ReadOnlyModelViewSet):
     """Instruments of the lab; ``{id}`` is the device's slug (``liquid-handler-1``)."""
 
     required_capabilities = {**BOOKING_CAPABILITIES}

@@ -147,6 +147,31 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Executor (docs/executor.md) -------------------------------------------------------------
+# A step still dispatching this long after its ActionType timeout lost its worker.
+LABCORE_EXECUTOR_STALE_MARGIN_SECONDS = env_float("LABCORE_EXECUTOR_STALE_MARGIN_SECONDS", 30.0)
+# How often Celery beat runs the recovery scan (it also runs when a worker starts).
+LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS = env_float("LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS", 30.0)
+# Retries of safe-to-repeat actions wait base * 2^(attempt-1) seconds, capped.
+LABCORE_EXECUTOR_RETRY_BACKOFF_SECONDS = env_float("LABCORE_EXECUTOR_RETRY_BACKOFF_SECONDS", 2.0)
+LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS = env_float("LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS", 300.0)
+# Long operations are polled when the device asks (else the default), never later than the
+# cap: a countdown must stay well below the Redis visibility timeout or it would be redelivered.
+LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS = env_float("LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS", 5.0)
+LABCORE_EXECUTOR_MAX_POLL_SECONDS = env_float("LABCORE_EXECUTOR_MAX_POLL_SECONDS", 60.0)
+# Worker processes keep their database connection this long (seconds) instead of reconnecting
+# for every task: an action is a few milliseconds of SQL, a new connection costs more than that.
+# Celery's Django fix-up would close it after every task unless DB_REUSE_MAX is set; a broken
+# or expired connection is still closed after the task that saw it (labcore/celery.py).
+LABCORE_WORKER_DB_CONN_MAX_AGE = int(os.environ.get("LABCORE_WORKER_DB_CONN_MAX_AGE", 300))
+CELERY_DB_REUSE_MAX = 100_000
+CELERY_BEAT_SCHEDULE = {
+    "executor-recover": {
+        "task": "workflows.tasks.executor_recover",
+        "schedule": LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS,
+    },
+}
+
 # --- Cache: Redis when the broker is Redis (throttling shares it), else local memory. --------
 CACHES = {
     "default": (

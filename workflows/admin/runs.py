@@ -1,6 +1,19 @@
-from django.contrib import admin
+"""Watching and steering runs in the admin: status, progress, current action, run-steps, reason.
 
+The admin actions call the same services as the API (pause, resume, cancel, resolve); a state
+that forbids the action is reported as a message per workflow, never a 500.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+
+from labcore.exceptions import ApplicationError
+from workflows.choices import RunStepStatus
 from workflows.models import RunStep, Workflow
+from workflows.services.execution import workflow_cancel, workflow_pause, workflow_resume, workflow_start
+from workflows.services.recovery import workflow_resolve
+
+DONE = (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)
 
 
 class RunStepInline(admin.TabularInline):
@@ -14,20 +27,113 @@ class RunStepInline(admin.TabularInline):
         "device",
         "status",
         "attempt",
+        "dispatched_at",
         "started_at",
         "finished_at",
+        "duration",
         "error",
+        "resolution",
     ]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("action_type", "device")
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="duration (s)")
+    def duration(self, run_step):
+        if run_step.started_at and run_step.finished_at:
+            return round((run_step.finished_at - run_step.started_at).total_seconds(), 3)
+        return "-"
+
+
+def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
+    done = 0
+    for workflow in queryset:
+        try:
+            service(workflow=workflow, user=request.user, **kwargs)
+            done += 1
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{workflow}: {exc.message}", messages.WARNING)
+    if done:
+        modeladmin.message_user(request, f"{done} workflow(s) {verb}.", messages.SUCCESS)
+
+
+def _resolve(modeladmin, request, queryset, decision: str):
+    done = 0
+    for workflow in queryset:
+        step = workflow.run_steps.filter(status=RunStepStatus.UNKNOWN).order_by("position").first()
+        if step is None:
+            modeladmin.message_user(request, f"{workflow}: no step with an unknown outcome", messages.WARNING)
+            continue
+        try:
+            workflow_resolve(workflow=workflow, step=step.position, decision=decision, user=request.user)
+            done += 1
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{workflow}: {exc.message}", messages.WARNING)
+    if done:
+        modeladmin.message_user(request, f"{done} step(s) resolved ({decision}); resume to go on.", messages.SUCCESS)
+
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "protocol", "mode", "status", "priority", "created_at"]
+    list_display = ["id", "name", "protocol", "mode", "status", "progress", "priority", "started_at", "finished_at"]
     list_select_related = ["protocol"]
     list_filter = ["status", "mode"]
     search_fields = ["name"]
     inlines = [RunStepInline]
+    readonly_fields = ["status", "status_reason", "progress", "current_action", "started_at", "finished_at"]
+    actions = ["start", "pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
+
+    def get_queryset(self, request):
+        # Progress in one query for the whole page (invariant 8), not one per row.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                steps_total=Count("run_steps"),
+                steps_done=Count("run_steps", filter=Q(run_steps__status__in=DONE)),
+            )
+        )
+
+    @admin.display(description="progress")
+    def progress(self, workflow):
+        return f"{workflow.steps_done}/{workflow.steps_total}"
+
+    @admin.display(description="current action")
+    def current_action(self, workflow):
+        steps = workflow.run_steps.select_related("action_type").exclude(status__in=DONE).order_by("position")
+        current = steps.filter(status__in=[RunStepStatus.DISPATCHING, RunStepStatus.WAITING]).first() or steps.first()
+        if current is None:
+            return "-"
+        return f"step {current.position}: {current.action_type.name} on {current.device_id} ({current.status})"
+
+    @admin.action(description="Start (books its devices, or queues it)", permissions=["change"])
+    def start(self, request, queryset):
+        _apply(self, request, queryset, workflow_start, "started")
+
+    @admin.action(description="Pause (at the next action boundary)", permissions=["change"])
+    def pause(self, request, queryset):
+        _apply(self, request, queryset, workflow_pause, "paused")
+
+    @admin.action(description="Resume", permissions=["change"])
+    def resume(self, request, queryset):
+        _apply(self, request, queryset, workflow_resume, "resumed")
+
+    @admin.action(description="Cancel (frees its devices)", permissions=["change"])
+    def cancel(self, request, queryset):
+        _apply(self, request, queryset, workflow_cancel, "cancelled")
+
+    @admin.action(description="Resolve unknown step: dispatch it again", permissions=["change"])
+    def resolve_retry(self, request, queryset):
+        _resolve(self, request, queryset, "retry")
+
+    @admin.action(description="Resolve unknown step: it succeeded", permissions=["change"])
+    def resolve_mark_succeeded(self, request, queryset):
+        _resolve(self, request, queryset, "mark_succeeded")
+
+    @admin.action(description="Resolve unknown step: it failed", permissions=["change"])
+    def resolve_mark_failed(self, request, queryset):
+        _resolve(self, request, queryset, "mark_failed")

@@ -5,11 +5,12 @@ from rest_framework.response import Response
 from accounts.roles import RUN_WORKFLOWS
 from labcore.api.pagination import cursor_pagination
 from workflows.api.creation import WorkflowCreateSerializer, workflow_create_from_request
+from workflows.api.lifecycle import WorkflowLifecycleMixin
 from workflows.api.serializers import WorkflowSerializer
 from workflows.selectors import workflow_list
 
 
-class WorkflowViewSet(viewsets.ReadOnlyModelViewSet):
+class WorkflowViewSet(WorkflowLifecycleMixin, viewsets.ReadOnlyModelViewSet):
     """Workflows with their samples and run-steps."""
 
     serializer_class = WorkflowSerializer

@@ -85,6 +85,18 @@ class RunStep(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Executor bookkeeping (see docs/executor.md).
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="A failed attempt of a safe-to-repeat action is retried from this time."
+    )
+    poll_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the long operation should next be polled (recovery re-polls after it)."
+    )
+    resolution = models.CharField(max_length=16, blank=True, help_text="The operator's decision on an unknown outcome.")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["workflow_id", "position"]
@@ -93,6 +105,14 @@ class RunStep(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "dispatched_at"], name="runstep_status_dispatched"),
+            # The executor's "next step to run" (first not-done step by position) is read on
+            # every action: only steps still to do are in this index, so the read does not grow
+            # with the steps already done.
+            models.Index(
+                fields=["workflow", "position"],
+                condition=~models.Q(status__in=["succeeded", "skipped"]),
+                name="runstep_todo_order",
+            ),
         ]
 
     def __str__(self):

@@ -1,0 +1,315 @@
+"""Running workflows: start, pause, resume, cancel, complete, execute-step, and one action of auto mode.
+
+Lifecycle services lock the workflow row first (then, inside the booking services, device rows
+in id order) and raise ConflictError naming the current state when it forbids the transition.
+Pause and cancel only change the workflow row: an action in flight finishes and is recorded,
+and the next action boundary sees the new state (invariant 4).
+"""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from devices.models import Booking, Device
+from executionlogs.choices import Cause
+from labcore.exceptions import ConflictError, NotFound
+from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
+from workflows.models import RunStep, Workflow
+from workflows.services.dispatch import (
+    IN_FLIGHT,
+    action_claim,
+    action_dispatch,
+    action_poll,
+    dispatch_context,
+    enqueue_advance,
+    run_step_claim,
+    run_step_describe,
+    run_step_next,
+    workflow_devices_free,
+    workflow_lock,
+    workflow_settle,
+)
+from workflows.services.recording import action_record
+
+POLL_EARLY_TOLERANCE_SECONDS = 1.0
+RECORD_ATTEMPTS = 4
+
+
+def action_record_retrying(**kwargs) -> RunStep | None:
+    """``action_record``, tried again briefly if the workflow row is locked past the lock timeout.
+
+    The device has already acted: giving up here would leave the step dispatching until the
+    recovery scan marks it unknown, so a short wait for the lock is the better trade.
+    """
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return action_record(**kwargs)
+        except ConflictError:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * 2**attempt)
+    return None
+
+
+# --- auto mode: one action per Celery task ---------------------------------------------------------
+
+
+def workflow_action_run(*, workflow_id: int) -> RunStep | None:
+    """Run the next action of an auto workflow: claim (commit), dispatch (nothing held), record."""
+    step = action_claim(workflow_id=workflow_id)
+    if step is None:
+        return None
+    result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
+    return action_record_retrying(
+        run_step_id=step.pk,
+        workflow_id=step.workflow_id,
+        attempt_id=str(step.attempt_id),
+        result=result,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
+@transaction.atomic
+def _poll_claim(*, run_step_id: int, attempt_id: str) -> RunStep | None:
+    workflow_id = RunStep.objects.filter(pk=run_step_id).values_list("workflow_id", flat=True).first()
+    if workflow_id is None:
+        return None
+    workflow_lock(workflow_id)
+    step = RunStep.objects.select_related("action_type", "device", "workflow").get(pk=run_step_id)
+    if step.status != RunStepStatus.WAITING or str(step.attempt_id) != str(attempt_id):
+        return None  # already finished, or a newer attempt: a duplicate poll does nothing
+    now = timezone.now()
+    if step.poll_due_at and now < step.poll_due_at - timedelta(seconds=POLL_EARLY_TOLERANCE_SECONDS):
+        # Early: a newer poll (e.g. one recovery started) has moved the due time on. Dropping
+        # this one keeps a single chain of polls per operation.
+        return None
+    # A lease: recovery re-polls only if this poll has not answered well after it.
+    step.poll_due_at = now + timedelta(seconds=settings.LABCORE_EXECUTOR_MAX_POLL_SECONDS)
+    step.save(update_fields=["poll_due_at"])
+    return step
+
+
+def run_step_poll_run(*, run_step_id: int, attempt_id: str) -> RunStep | None:
+    """Poll a long operation once and record the answer (which schedules the next poll if pending)."""
+    step = _poll_claim(run_step_id=run_step_id, attempt_id=attempt_id)
+    if step is None:
+        return None
+    result, started_at, finished_at = action_poll(step, context=dispatch_context(step))
+    return action_record_retrying(
+        run_step_id=step.pk,
+        attempt_id=attempt_id,
+        result=result,
+        started_at=started_at,
+        finished_at=finished_at,
+        from_poll=True,
+    )
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+
+def _locked(workflow: Workflow) -> Workflow:
+    locked = workflow_lock(workflow.pk)
+    if locked is None:
+        raise NotFound(f"no workflow {workflow.pk}")
+    return locked
+
+
+def _conflict(workflow: Workflow, wanted: str) -> ConflictError:
+    return ConflictError(
+        f"workflow {workflow.pk} is {workflow.status}; {wanted}",
+        fields={"status": [workflow.status]},
+    )
+
+
+def _mark_running(workflow: Workflow) -> None:
+    workflow.status = WorkflowStatus.RUNNING
+    workflow.status_reason = ""
+    workflow.started_at = workflow.started_at or timezone.now()
+    workflow.save(update_fields=["status", "status_reason", "started_at", "updated_at"])
+
+
+def workflow_device_set(workflow: Workflow) -> list[Device]:
+    """The distinct devices of the workflow's run-steps, in lock (id) order."""
+    return list(Device.objects.filter(pk__in=workflow.run_steps.values("device_id")).order_by("pk"))
+
+
+@transaction.atomic
+def workflow_start(*, workflow: Workflow, user=None) -> Workflow:
+    """Start a created workflow.
+
+    Auto: book its whole device set at once or queue it (status ``queued``; the grant signal
+    starts it later); once booked it is running and its first action is enqueued on commit.
+    Manual: book its one device (409 if busy) and answer running.
+    """
+    from devices.services import booking_create, workflow_devices_acquire
+
+    workflow = _locked(workflow)
+    if workflow.status != WorkflowStatus.CREATED:
+        raise _conflict(workflow, "only a created workflow can be started")
+    if workflow.mode == WorkflowMode.MANUAL:
+        device = workflow.device or (workflow_device_set(workflow) or [None])[0]
+        if device is None:
+            raise ConflictError(f"workflow {workflow.pk} has no device to book", fields={"device_id": ["missing"]})
+        booking_create(device=device, workflow=workflow, user=user)
+        _mark_running(workflow)
+        return workflow
+    devices = workflow_device_set(workflow)
+    if workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
+        _mark_running(workflow)
+        enqueue_advance(workflow.pk)
+    else:
+        workflow.status = WorkflowStatus.QUEUED
+        workflow.status_reason = "waiting for devices: " + ", ".join(device.pk for device in devices)
+        workflow.save(update_fields=["status", "status_reason", "updated_at"])
+    return workflow
+
+
+@transaction.atomic
+def workflow_granted_start(*, workflow_id: int) -> Workflow | None:
+    """A queued workflow got its devices (hand-off on another's release): run it. Idempotent."""
+    workflow = workflow_lock(workflow_id)
+    if workflow is None or workflow.status != WorkflowStatus.QUEUED:
+        return None  # cancelled meanwhile, or a duplicate delivery
+    _mark_running(workflow)
+    enqueue_advance(workflow.pk)
+    return workflow
+
+
+@transaction.atomic
+def workflow_pause(*, workflow: Workflow, user=None, reason: str = "") -> Workflow:
+    """Pause a running workflow; the action in flight (if any) finishes, no next one starts."""
+    workflow = _locked(workflow)
+    if workflow.status != WorkflowStatus.RUNNING:
+        raise _conflict(workflow, "only a running workflow can be paused")
+    who = f" by {user.get_username()}" if user else ""
+    workflow.status = WorkflowStatus.PAUSED
+    workflow.status_reason = reason or f"paused{who}"
+    workflow.save(update_fields=["status", "status_reason", "updated_at"])
+    return workflow
+
+
+@transaction.atomic
+def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
+    """Resume a paused workflow where it stopped; a step failed under the pause policy is tried again."""
+    from devices.services import workflow_devices_acquire
+
+    workflow = _locked(workflow)
+    if workflow.status != WorkflowStatus.PAUSED:
+        raise _conflict(workflow, "only a paused workflow can be resumed")
+    unknown = workflow.run_steps.filter(status=RunStepStatus.UNKNOWN).order_by("position").first()
+    if unknown is not None:
+        raise ConflictError(
+            f"step {unknown.position} of workflow {workflow.pk} has an unknown outcome; resolve it first",
+            fields={"step": [f"step {unknown.position} is unknown"]},
+        )
+    # The operator resuming after an on_failure=pause failure is the decision to try it again.
+    workflow.run_steps.filter(status=RunStepStatus.FAILED).update(
+        status=RunStepStatus.PENDING, retry_at=None, finished_at=None
+    )
+    if workflow.mode == WorkflowMode.AUTO and not workflow_devices_acquire(
+        workflow=workflow, devices=workflow_device_set(workflow), priority=workflow.priority
+    ):
+        # Its devices are kept while paused; only a force-release takes one away. Then it
+        # waits in the queue like any other request and the grant starts it again.
+        workflow.status = WorkflowStatus.QUEUED
+        workflow.status_reason = "resumed; waiting for its devices again"
+        workflow.save(update_fields=["status", "status_reason", "updated_at"])
+        return workflow
+    _mark_running(workflow)
+    if workflow.mode == WorkflowMode.AUTO:
+        enqueue_advance(workflow.pk)
+    return workflow
+
+
+@transaction.atomic
+def workflow_cancel(*, workflow: Workflow, user=None, reason: str = "") -> Workflow:
+    """Cancel a workflow that has not finished, release or withdraw everything, hand devices on.
+
+    An action in flight is not interrupted: the device it runs on stays booked until that
+    action is recorded (then it is released too); every other device is released now.
+    """
+    from devices.services import booking_release
+
+    workflow = _locked(workflow)
+    if workflow.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED):
+        raise _conflict(workflow, "a finished workflow cannot be cancelled")
+    who = f" by {user.get_username()}" if user else ""
+    workflow.status = WorkflowStatus.CANCELLED
+    workflow.status_reason = reason or f"cancelled{who}"
+    workflow.finished_at = timezone.now()
+    workflow.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
+    workflow.run_steps.filter(status=RunStepStatus.PENDING).update(status=RunStepStatus.SKIPPED)
+    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT).first()
+    if in_flight is None:
+        workflow_devices_free(workflow, user=user, reason="cancelled")
+        return workflow
+    booked = Device.objects.filter(
+        pk__in=Booking.objects.active().filter(workflow=workflow).values("device_id")
+    ).exclude(pk=in_flight.device_id)
+    for device in booked.order_by("pk"):
+        booking_release(device=device, workflow=workflow, user=user, reason="cancelled")
+    return workflow
+
+
+@transaction.atomic
+def workflow_complete(*, workflow: Workflow, user=None) -> Workflow:
+    """Complete a running manual workflow (steps not run are marked skipped); release its device."""
+    workflow = _locked(workflow)
+    if workflow.status != WorkflowStatus.RUNNING:
+        raise _conflict(workflow, "only a running workflow can be completed")
+    if workflow.mode != WorkflowMode.MANUAL:
+        raise ConflictError(
+            f"workflow {workflow.pk} runs in auto mode and completes by itself", fields={"mode": [workflow.mode]}
+        )
+    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT).first()
+    if in_flight is not None:
+        raise ConflictError(f"{run_step_describe(in_flight)} is in flight; wait for it to finish")
+    workflow.run_steps.exclude(status__in=(RunStepStatus.SUCCEEDED, RunStepStatus.FAILED)).update(
+        status=RunStepStatus.SKIPPED
+    )
+    workflow_settle(workflow, status=WorkflowStatus.COMPLETED, user=user)
+    return workflow
+
+
+@transaction.atomic
+def _manual_claim(*, workflow: Workflow) -> RunStep:
+    workflow = _locked(workflow)
+    if workflow.mode != WorkflowMode.MANUAL:
+        raise ConflictError(
+            f"workflow {workflow.pk} runs in auto mode; the executor runs its steps", fields={"mode": [workflow.mode]}
+        )
+    if workflow.status != WorkflowStatus.RUNNING:
+        raise _conflict(workflow, "start it before executing steps")
+    step = run_step_next(workflow)
+    if step is None:
+        raise ConflictError(f"workflow {workflow.pk} has no step left to execute; complete it")
+    if step.status in IN_FLIGHT:
+        raise ConflictError(f"{run_step_describe(step)} is in flight; wait for it to finish")
+    if step.status == RunStepStatus.UNKNOWN:
+        raise ConflictError(f"{run_step_describe(step)} has an unknown outcome; resolve it first")
+    return run_step_claim(step)
+
+
+def workflow_execute_next_step(*, workflow: Workflow, user=None) -> RunStep:
+    """Manual mode: run the next step now, through the same claim/dispatch/record path, logged.
+
+    Not atomic on purpose: the claim commits before the device is called, and the result is
+    recorded in its own transaction (invariant 3).
+    """
+    step = _manual_claim(workflow=workflow)
+    result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
+    action_record_retrying(
+        run_step_id=step.pk,
+        attempt_id=str(step.attempt_id),
+        result=result,
+        started_at=started_at,
+        finished_at=finished_at,
+        caused_by=Cause.MANUAL,
+        user=user,
+    )
+    return RunStep.objects.select_related("action_type", "device").get(pk=step.pk)

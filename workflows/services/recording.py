@@ -1,0 +1,214 @@
+"""Recording an action's outcome: the run-step, the execution log, cell analysis, and what comes next.
+
+Each function here runs in its own transaction that starts with the workflow row lock, and
+applies a result only if the run-step still carries the attempt id that was dispatched: a
+duplicate, late or superseded delivery changes nothing (it is still logged, as the forensic
+record of a dispatch that happened).
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from devices.adapters import DispatchResult, DispatchStatus
+from devices.choices import FailurePolicy
+from executionlogs.cell_analysis import cell_analysis_results_create
+from executionlogs.choices import Cause, LogStatus
+from executionlogs.services import execution_log_create
+from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
+from workflows.models import RunStep
+from workflows.services.dispatch import (
+    DONE,
+    IN_FLIGHT,
+    LOG_STATUS,
+    enqueue_advance,
+    enqueue_poll,
+    retry_backoff_seconds,
+    run_step_describe,
+    workflow_devices_free,
+    workflow_lock,
+    workflow_pause_for,
+    workflow_settle,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _milliseconds(start, end) -> float:
+    return round((end - start).total_seconds() * 1000, 3)
+
+
+def poll_delay_seconds(result: DispatchResult) -> float:
+    """When to poll again: what the device asked for, capped below the broker's visibility timeout."""
+    asked = result.poll_after_seconds or settings.LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS
+    return max(0.05, min(asked, settings.LABCORE_EXECUTOR_MAX_POLL_SECONDS))
+
+
+@transaction.atomic
+def action_record(
+    *,
+    run_step_id: int,
+    attempt_id: str,
+    result: DispatchResult,
+    started_at,
+    finished_at,
+    caused_by: str = Cause.WORKER,
+    user=None,
+    from_poll: bool = False,
+    workflow_id: int | None = None,
+) -> RunStep | None:
+    """Apply one dispatch (or poll) result to its run-step; None when it no longer applies."""
+    if workflow_id is None:
+        workflow_id = RunStep.objects.filter(pk=run_step_id).values_list("workflow_id", flat=True).first()
+        if workflow_id is None:
+            return None
+    workflow = workflow_lock(workflow_id)
+    # Whether later steps are left to do is read now, in the same query, for what comes next.
+    later_left = RunStep.objects.filter(workflow_id=OuterRef("workflow_id"), position__gt=OuterRef("position"))
+    step = (
+        RunStep.objects.select_related("action_type", "device")
+        .annotate(later_left=Exists(later_left.exclude(status__in=DONE)))
+        .get(pk=run_step_id)
+    )
+    current = str(step.attempt_id) == str(attempt_id) and step.status in IN_FLIGHT
+    if not current:
+        if not from_poll and result.is_final:
+            # A real dispatch whose claim was superseded (recovery gave up on it): keep the record.
+            _log(step, workflow, result, started_at, finished_at, caused_by, user, note="late result, not applied")
+        logger.info("run-step %s: result for attempt %s not applied (step is %s)", step.pk, attempt_id, step.status)
+        return None
+
+    if not result.is_final:
+        timeout_at = step.dispatched_at + timedelta(seconds=step.action_type.timeout_seconds)
+        if timezone.now() < timeout_at:
+            return _record_pending(step, result, started_at)
+        result = DispatchResult(
+            status=DispatchStatus.TIMEOUT,
+            request=result.request,
+            response=result.response,
+            error=f"long operation {step.operation_id or result.operation_id} still running after "
+            f"{step.action_type.timeout_seconds:g} s",
+        )
+
+    if step.status == RunStepStatus.WAITING:
+        # One log entry per dispatch attempt: the request that started it, the final answer.
+        pending = (step.result or {}).get("pending", {})
+        request = pending.get("request", result.request)
+        started_at = step.dispatched_at
+        latency_ms = _milliseconds(started_at, finished_at)
+    else:
+        request, latency_ms = result.request, result.latency_ms or _milliseconds(started_at, finished_at)
+    log = execution_log_create(
+        device=step.device,
+        workflow=workflow,
+        run_step=step,
+        action_type=step.action_type.name,
+        request=request,
+        response=result.response,
+        status=LOG_STATUS[result.status],
+        latency_ms=latency_ms,
+        started_at=started_at,
+        finished_at=finished_at,
+        attempt=step.attempt,
+        caused_by=caused_by,
+        user=user,
+    )
+    if result.status == DispatchStatus.SUCCESS:
+        _record_success(workflow, step, result, log, finished_at)
+    else:
+        _record_failure(workflow, step, result, finished_at)
+    return step
+
+
+def _log(step, workflow, result, started_at, finished_at, caused_by, user, *, note: str):
+    response = dict(result.response or {})
+    response["labcore_note"] = note
+    return execution_log_create(
+        device=step.device,
+        workflow=workflow,
+        run_step=step,
+        action_type=step.action_type.name,
+        request=result.request,
+        response=response,
+        status=LOG_STATUS.get(result.status, LogStatus.UNKNOWN),
+        latency_ms=result.latency_ms,
+        started_at=started_at,
+        finished_at=finished_at,
+        attempt=step.attempt,
+        caused_by=caused_by,
+        user=user,
+    )
+
+
+def _record_pending(step: RunStep, result: DispatchResult, started_at) -> RunStep:
+    delay = poll_delay_seconds(result)
+    if step.status == RunStepStatus.DISPATCHING:
+        step.status = RunStepStatus.WAITING
+        step.operation_id = result.operation_id
+        step.result = {
+            "pending": {"request": result.request, "response": result.response, "started_at": started_at.isoformat()}
+        }
+    step.poll_due_at = timezone.now() + timedelta(seconds=delay)
+    step.save(update_fields=["status", "operation_id", "result", "poll_due_at"])
+    enqueue_poll(step.pk, str(step.attempt_id), countdown=delay)
+    return step
+
+
+def _record_success(workflow, step: RunStep, result: DispatchResult, log, finished_at) -> None:
+    step.status = RunStepStatus.SUCCEEDED
+    step.result = result.response
+    step.error = ""
+    step.finished_at = finished_at
+    step.poll_due_at = None
+    step.save(update_fields=["status", "result", "error", "finished_at", "poll_due_at"])
+    # Per-sample analysis (vision.analyse and any type answering the same shape).
+    cell_analysis_results_create(execution_log=log, workflow=workflow, response=result.response)
+    run_step_finished(workflow, after=step)
+
+
+def _record_failure(workflow, step: RunStep, result: DispatchResult, finished_at) -> None:
+    action_type = step.action_type
+    reason = f"{run_step_describe(step)} attempt {step.attempt}: {result.status}: {result.error or 'no detail'}"
+    step.poll_due_at = None
+    if action_type.safe_to_repeat and step.attempt <= action_type.max_retries:
+        # Only an action declared safe to repeat is tried again, after a growing pause.
+        delay = retry_backoff_seconds(step.attempt)
+        step.status = RunStepStatus.PENDING
+        step.error = reason
+        step.retry_at = timezone.now() + timedelta(seconds=delay)
+        step.save(update_fields=["status", "error", "retry_at", "poll_due_at"])
+        if workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
+            enqueue_advance(workflow.pk, countdown=delay)
+        elif workflow.status == WorkflowStatus.CANCELLED:
+            workflow_devices_free(workflow, reason="cancelled")
+        return
+    step.status = RunStepStatus.FAILED
+    step.error = reason
+    step.finished_at = finished_at
+    step.save(update_fields=["status", "error", "finished_at", "poll_due_at"])
+    if workflow.status in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+        if action_type.on_failure == FailurePolicy.PAUSE:
+            workflow_pause_for(workflow, f"{reason}; resume to try it again, or cancel")
+        else:
+            workflow_settle(workflow, status=WorkflowStatus.FAILED, reason=reason)
+    elif workflow.status == WorkflowStatus.CANCELLED:
+        workflow_devices_free(workflow, reason="cancelled")
+
+
+def run_step_finished(workflow, *, after: RunStep) -> None:
+    """After a step is done: go on, complete, or (cancelled meanwhile) free the last device."""
+    if workflow.status == WorkflowStatus.CANCELLED:
+        workflow_devices_free(workflow, reason="cancelled")
+    elif workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
+        # Steps run in plan order, so only later positions can still be left to do.
+        later_left = getattr(after, "later_left", None)
+        if later_left is None:
+            later_left = workflow.run_steps.filter(position__gt=after.position).exclude(status__in=DONE).exists()
+        if later_left:
+            enqueue_advance(workflow.pk)
+        else:
+            workflow_settle(workflow, status=WorkflowStatus.COMPLETED)

@@ -1,0 +1,200 @@
+"""Crash safety: run-steps left in flight by a dead worker, and the operator's decision on them.
+
+A step still ``dispatching`` well past its ActionType timeout means the worker that claimed it
+died (or hung) mid-action: nobody knows whether the device did it. An action declared safe to
+repeat is simply tried again; any other is marked ``unknown`` and its workflow paused, never
+dispatched again silently (invariant 5), until ``workflow_resolve`` records what the operator
+decided. The scan runs from Celery beat and at worker start-up; it is idempotent.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from executionlogs.choices import Cause, LogStatus
+from executionlogs.services import execution_log_create
+from labcore.exceptions import ApplicationError, ConflictError, NotFound
+from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
+from workflows.models import RunStep, Workflow
+from workflows.services.dispatch import (
+    IN_FLIGHT,
+    enqueue_advance,
+    run_step_describe,
+    workflow_devices_free,
+    workflow_lock,
+    workflow_pause_for,
+    workflow_settle,
+)
+
+logger = logging.getLogger(__name__)
+
+RESOLVE_DECISIONS = ("retry", "mark_succeeded", "mark_failed")
+FINISHED = (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
+
+
+def _margin() -> timedelta:
+    return timedelta(seconds=settings.LABCORE_EXECUTOR_STALE_MARGIN_SECONDS)
+
+
+def stale_dispatching_steps(*, now=None) -> list[tuple[int, str]]:
+    """(run-step id, attempt id) of steps dispatching for longer than their timeout plus the margin."""
+    now = now or timezone.now()
+    candidates = RunStep.objects.filter(
+        status=RunStepStatus.DISPATCHING, dispatched_at__lt=now - _margin()
+    ).values_list("pk", "attempt_id", "dispatched_at", "action_type__timeout_seconds")
+    return [
+        (pk, str(attempt_id))
+        for pk, attempt_id, dispatched_at, timeout in candidates
+        if dispatched_at + timedelta(seconds=timeout) + _margin() < now
+    ]
+
+
+@transaction.atomic
+def run_step_recover(*, run_step_id: int, attempt_id: str) -> RunStep | None:
+    """Settle one step whose worker was lost mid-dispatch: repeat it if safe, else mark it unknown."""
+    workflow_id = RunStep.objects.filter(pk=run_step_id).values_list("workflow_id", flat=True).first()
+    if workflow_id is None:
+        return None
+    workflow = workflow_lock(workflow_id)
+    step = RunStep.objects.select_related("action_type", "device").get(pk=run_step_id)
+    if step.status != RunStepStatus.DISPATCHING or str(step.attempt_id) != attempt_id:
+        return None  # it finished meanwhile, or another scan got it first
+    action_type = step.action_type
+    now = timezone.now()
+    execution_log_create(
+        device=step.device,
+        workflow=workflow,
+        run_step=step,
+        action_type=action_type.name,
+        request={"action_type": action_type.name, "parameters": step.parameters, "attempt_id": attempt_id},
+        response={"labcore_note": "no result recorded: the worker was lost during the dispatch"},
+        status=LogStatus.UNKNOWN,
+        latency_ms=None,
+        started_at=step.dispatched_at,
+        finished_at=None,
+        attempt=step.attempt,
+        caused_by=Cause.SYSTEM,
+    )
+    lost = f"{run_step_describe(step)} attempt {step.attempt}: worker lost during dispatch"
+    if action_type.safe_to_repeat and step.attempt <= action_type.max_retries:
+        step.status = RunStepStatus.PENDING
+        step.error = f"{lost}; repeated (safe to repeat)"
+        step.save(update_fields=["status", "error"])
+        if workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
+            enqueue_advance(workflow.pk)
+        elif workflow.status == WorkflowStatus.CANCELLED:
+            workflow_devices_free(workflow, reason="cancelled")
+        logger.warning("%s; repeating it", lost)
+        return step
+    step.status = RunStepStatus.UNKNOWN
+    step.error = f"{lost}; outcome unknown, not repeated: an operator must resolve it"
+    step.finished_at = now
+    step.save(update_fields=["status", "error", "finished_at"])
+    if workflow.status == WorkflowStatus.RUNNING:
+        workflow_pause_for(workflow, f"{lost}; outcome unknown: resolve step {step.position}, then resume")
+    elif workflow.status == WorkflowStatus.CANCELLED:
+        workflow_devices_free(workflow, reason="cancelled")
+    logger.warning("%s; marked unknown, workflow %s paused", lost, workflow.pk)
+    return step
+
+
+def executor_recover(*, now=None) -> dict:
+    """The periodic scan: settle lost dispatches, re-poll forgotten long operations, restart stalls."""
+    from workflows.tasks import run_step_poll, workflow_advance
+
+    now = now or timezone.now()
+    recovered = [
+        run_step_recover(run_step_id=pk, attempt_id=attempt) for pk, attempt in stale_dispatching_steps(now=now)
+    ]
+    # A poll task lost with its worker: polls never repeat the physical action, so just poll again.
+    overdue_polls = list(
+        RunStep.objects.filter(status=RunStepStatus.WAITING, poll_due_at__lt=now - _margin()).values_list(
+            "pk", "attempt_id"
+        )
+    )
+    for pk, attempt_id in overdue_polls:
+        run_step_poll.delay(pk, str(attempt_id))
+    # A running auto workflow with nothing in flight and no news for a while lost its next task
+    # (e.g. the worker died between commit and enqueue). Advancing is idempotent.
+    # Last news: its own last change, or the last dispatch or outcome of one of its steps.
+    stalled = list(
+        Workflow.objects.filter(status=WorkflowStatus.RUNNING, mode=WorkflowMode.AUTO)
+        .annotate(
+            last_news=Greatest(
+                "updated_at",
+                Coalesce(Max("run_steps__finished_at"), "updated_at"),
+                Coalesce(Max("run_steps__dispatched_at"), "updated_at"),
+            )
+        )
+        .filter(last_news__lt=now - _margin())
+        .exclude(run_steps__status__in=IN_FLIGHT)
+        .exclude(run_steps__retry_at__gt=now)  # waiting out a retry backoff: its task is scheduled
+        .values_list("pk", flat=True)
+    )
+    for workflow_id in stalled:
+        workflow_advance.delay(workflow_id)
+    return {
+        "recovered": sum(1 for step in recovered if step is not None),
+        "repolled": len(overdue_polls),
+        "advanced": len(stalled),
+    }
+
+
+@transaction.atomic
+def workflow_resolve(*, workflow: Workflow, step: int, decision: str, user=None) -> Workflow:
+    """Record an operator's decision on a step whose outcome is unknown.
+
+    ``retry`` dispatches it again on resume, ``mark_succeeded`` goes on after it,
+    ``mark_failed`` fails the workflow (and frees its devices).
+    """
+    if decision not in RESOLVE_DECISIONS:
+        raise ApplicationError(
+            f"decision must be one of {', '.join(RESOLVE_DECISIONS)}",
+            fields={"decision": [f"must be one of: {', '.join(RESOLVE_DECISIONS)}"]},
+        )
+    locked = workflow_lock(workflow.pk)
+    if locked is None:
+        raise NotFound(f"no workflow {workflow.pk}")
+    workflow = locked
+    if workflow.status in FINISHED:
+        raise ConflictError(f"workflow {workflow.pk} is {workflow.status}", fields={"status": [workflow.status]})
+    run_step = workflow.run_steps.select_related("action_type").filter(position=step).first()
+    if run_step is None:
+        raise NotFound(f"workflow {workflow.pk} has no step {step}", fields={"step": [f"no step {step}"]})
+    if run_step.status != RunStepStatus.UNKNOWN:
+        raise ConflictError(
+            f"step {step} is {run_step.status}, not unknown: there is nothing to resolve",
+            fields={"step": [f"step {step} is {run_step.status}"]},
+        )
+    now = timezone.now()
+    who = user.get_username() if user else "system"
+    run_step.resolution = decision
+    run_step.resolved_by = user
+    run_step.resolved_at = now
+    run_step.error = f"{run_step.error}\nresolved by {who}: {decision}".strip()
+    if decision == "retry":
+        run_step.status = RunStepStatus.PENDING
+        run_step.finished_at = None
+    elif decision == "mark_succeeded":
+        run_step.status = RunStepStatus.SUCCEEDED
+        run_step.finished_at = now
+    else:
+        run_step.status = RunStepStatus.FAILED
+        run_step.finished_at = now
+    run_step.save(update_fields=["status", "finished_at", "resolution", "resolved_by", "resolved_at", "error"])
+    if decision == "mark_failed":
+        workflow_settle(
+            workflow,
+            status=WorkflowStatus.FAILED,
+            reason=f"{run_step_describe(run_step)} marked failed by {who}",
+            user=user,
+        )
+    elif workflow.status == WorkflowStatus.PAUSED:
+        workflow.status_reason = f"step {step} resolved by {who} ({decision}); resume to go on"
+        workflow.save(update_fields=["status_reason", "updated_at"])
+    return workflow
