@@ -15,10 +15,14 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from accounts.roles import (
+    CONTROL_WORKFLOWS,
+    EDIT_DEFINITIONS,
     INTEGRATOR,
+    OPERATE_DEVICES,
     OPERATOR,
     READ,
     ROLE_CAPABILITIES,
+    RUN_WORKFLOWS,
     SCIENTIST,
     VIEWER,
 )
@@ -27,17 +31,54 @@ from tests.factories import UserFactory
 
 # (method, schema path) -> capability needed.
 EXPECTED = {
+    ("get", "/api/action-types/"): READ,
+    ("post", "/api/action-types/"): EDIT_DEFINITIONS,
+    ("get", "/api/action-types/{name}/"): READ,
+    ("put", "/api/action-types/{name}/"): EDIT_DEFINITIONS,
+    ("patch", "/api/action-types/{name}/"): EDIT_DEFINITIONS,
+    ("get", "/api/bookings/"): READ,
+    ("get", "/api/bookings/{id}/"): READ,
+    ("get", "/api/cell-analysis-results/"): READ,
+    ("get", "/api/cell-analysis-results/{id}/"): READ,
     ("get", "/api/devices/"): READ,
     ("get", "/api/devices/{id}/"): READ,
+    ("post", "/api/devices/{id}/book/"): OPERATE_DEVICES,
+    ("post", "/api/devices/{id}/execute/"): OPERATE_DEVICES,
+    ("get", "/api/devices/{id}/queue/"): READ,
+    ("post", "/api/devices/{id}/queue/"): OPERATE_DEVICES,
+    ("delete", "/api/devices/{id}/queue/{entry_id}/"): OPERATE_DEVICES,
+    ("post", "/api/devices/{id}/release/"): OPERATE_DEVICES,
+    ("get", "/api/devices/{id}/wait-time/"): READ,
+    ("get", "/api/execution-logs/"): READ,
+    ("get", "/api/execution-logs/{device_id}/"): READ,
+    ("get", "/api/execution-logs/export/"): READ,
+    ("get", "/api/execution-logs/search/"): READ,
+    ("get", "/api/projects/"): READ,
+    ("post", "/api/projects/"): EDIT_DEFINITIONS,
+    ("get", "/api/projects/{id}/"): READ,
+    ("put", "/api/projects/{id}/"): EDIT_DEFINITIONS,
+    ("patch", "/api/projects/{id}/"): EDIT_DEFINITIONS,
+    ("get", "/api/protocols/"): READ,
+    ("post", "/api/protocols/"): EDIT_DEFINITIONS,
+    ("get", "/api/protocols/{id}/"): READ,
+    ("put", "/api/protocols/{id}/"): EDIT_DEFINITIONS,
+    ("patch", "/api/protocols/{id}/"): EDIT_DEFINITIONS,
+    ("post", "/api/protocols/{id}/new-version/"): EDIT_DEFINITIONS,
+    ("post", "/api/protocols/{id}/publish/"): EDIT_DEFINITIONS,
     ("get", "/api/samples/"): READ,
     ("get", "/api/samples/{barcode}/"): READ,
     ("post", "/api/samples/validate/"): READ,
     ("get", "/api/workflows/"): READ,
+    ("post", "/api/workflows/"): RUN_WORKFLOWS,
     ("get", "/api/workflows/{id}/"): READ,
+    ("post", "/api/workflows/{id}/start/"): RUN_WORKFLOWS,
+    ("post", "/api/workflows/{id}/pause/"): CONTROL_WORKFLOWS,
+    ("post", "/api/workflows/{id}/resume/"): CONTROL_WORKFLOWS,
+    ("post", "/api/workflows/{id}/cancel/"): CONTROL_WORKFLOWS,
+    ("post", "/api/workflows/{id}/resolve/"): CONTROL_WORKFLOWS,
+    ("post", "/api/workflows/{id}/complete/"): CONTROL_WORKFLOWS,
+    ("post", "/api/workflows/{id}/execute-step/"): CONTROL_WORKFLOWS,
 }
-
-# Query strings that make a read meaningful (so a permitted read answers 200, not 400).
-QUERY = {}
 
 
 def schema_operations() -> set[tuple[str, str]]:
@@ -59,23 +100,55 @@ def test_the_matrix_names_every_operation_of_the_api():
 @pytest.fixture
 def path_values(demo_lab):
     """A real object for every path parameter, so permitted reads answer 200."""
+    from devices.models import Device
+    from devices.services import booking_create, queue_entry_create
+    from executionlogs.models import CellAnalysisResult
+    from executionlogs.services import execution_log_create
+    from samples.models import Sample
     from workflows.models import Protocol, Workflow
 
     protocol = Protocol.objects.get(name__startswith="MSC passage")
-    workflow = Workflow.objects.create(name="matrix", device_id="liquid-handler-1")
-    return {
-        "/api/devices/": "liquid-handler-1",
-        "/api/samples/": "SAMPLE001",
-        "/api/workflows/": str(workflow.pk),
+    holder = Workflow.objects.create(name="holder", device_id="plate-reader-1")
+    waiting = Workflow.objects.create(name="waiting", device_id="plate-reader-1")
+    device = Device.objects.get(pk="plate-reader-1")
+    booking = booking_create(device=device, workflow=holder)
+    entry = queue_entry_create(device=device, workflow=waiting, priority=1)
+    log = execution_log_create(
+        device=device, action_type="vision.analyse", request={}, response={}, status="success", latency_ms=1.0
+    )
+    result = CellAnalysisResult.objects.create(
+        sample=Sample.objects.get(barcode="SAMPLE001"), execution_log=log, cell_count=1, confluence=1, viability=1
+    )
+    query = {
+        "/api/devices/plate-reader-1/wait-time/": {"workflow_id": waiting.pk},
+        "/api/execution-logs/search/": {"start": "2020-01-01", "end": "2100-01-01"},
+    }
+    by_prefix = {
+        "/api/devices/": "plate-reader-1",
+        "/api/workflows/": str(waiting.pk),
         "/api/protocols/": str(protocol.pk),
         "/api/projects/": str(protocol.project_id),
-        "/api/execution-logs/": "liquid-handler-1",
+        "/api/bookings/": str(booking.pk),
+        "/api/cell-analysis-results/": str(result.pk),
     }
+    named = {
+        "barcode": "SAMPLE001",
+        "name": "robot.aspirate",
+        "device_id": "plate-reader-1",
+        "entry_id": str(entry.pk),
+    }
+    return by_prefix, named, query
 
 
-def concrete(path: str, path_values: dict) -> str:
-    value = next((v for prefix, v in path_values.items() if path.startswith(prefix)), "1")
-    return re.sub(r"\{[^}]+\}", value, path)
+def concrete(path: str, path_values) -> str:
+    by_prefix, named, _ = path_values
+
+    def value(match):
+        if match.group(1) in named:
+            return named[match.group(1)]
+        return next(v for prefix, v in by_prefix.items() if path.startswith(prefix))
+
+    return re.sub(r"\{([^}]+)\}", value, path)
 
 
 def client_for(role: str | None) -> APIClient:
@@ -88,9 +161,10 @@ def client_for(role: str | None) -> APIClient:
     return client
 
 
-def call(client: APIClient, method: str, path: str):
+def call(client: APIClient, method: str, path: str, path_values):
+    path = concrete(path, path_values)
     if method == "get":
-        return client.get(path, QUERY.get(path, {}))
+        return client.get(path, path_values[2].get(path, {}))
     return getattr(client, method)(path, {}, format="json")
 
 
@@ -100,7 +174,7 @@ def test_each_role_may_do_exactly_what_its_capabilities_allow(role, path_values)
     client = client_for(role)
     wrong = []
     for (method, path), capability in sorted(EXPECTED.items()):
-        response = call(client, method, concrete(path, path_values))
+        response = call(client, method, path, path_values)
         allowed = capability in ROLE_CAPABILITIES[role]
         if allowed and response.status_code in (401, 403):
             wrong.append(f"{method.upper()} {path}: {response.status_code}, expected access ({capability})")
@@ -114,5 +188,5 @@ def test_each_role_may_do_exactly_what_its_capabilities_allow(role, path_values)
 @pytest.mark.django_db
 def test_no_token_gets_401_everywhere(path_values):
     client = client_for(None)
-    statuses = {(m, p): call(client, m, concrete(p, path_values)).status_code for m, p in EXPECTED}
+    statuses = {(m, p): call(client, m, p, path_values).status_code for m, p in EXPECTED}
     assert set(statuses.values()) == {401}, statuses
