@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "labcore.api.schema.add_error_responses",
+        "labcore.api.examples.add_examples",
     ],
 }
 
