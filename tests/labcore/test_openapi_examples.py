@@ -97,8 +97,11 @@ def example_errors(schema: dict, value) -> list[str]:
 
 
 def every_example():
-    """(test id, schema, example value) for each request and response example of the schema."""
+    """(test id, schema, example value) for each parameter, request and response example of the schema."""
     for name, operation in operations():
+        for parameter in operation.get("parameters", []):
+            if "example" in parameter:
+                yield f"{name} parameter {parameter['name']}", parameter["schema"], parameter["example"]
         for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
             for key, example in content.get("examples", {}).items():
                 yield f"{name} request {media_type} {key}", content["schema"], example["value"]

@@ -4,11 +4,14 @@ The examples are data: one JSON file per app (devices, samples, workflows, execu
 by operationId, copied from real responses of the seeded demo lab (see docs/decisions.md,
 "OpenAPI examples"). Each operation maps to::
 
-    {"request": {KEY: {"summary": ..., "value": ...}},
+    {"parameters": {NAME: VALUE},
+     "request": {KEY: {"summary": ..., "value": ...}},
      "responses": {STATUS: {KEY: {"summary": ..., "value": ..., "media_type"?: ...}}}}
 
-``media_type`` defaults to application/json. tests/labcore/test_openapi_examples.py checks that
-every operation has them and that each one validates against its operation's own schema.
+``parameters`` are the path and query values of the request that gave the first success
+example (so Swagger's "Try it out" starts from them); ``media_type`` defaults to
+application/json. tests/labcore/test_openapi_examples.py checks that every operation has them
+and that each one validates against its operation's own schema.
 """
 
 import copy
@@ -37,6 +40,15 @@ def operation_examples() -> dict[str, dict]:
 
 def _example_object(example: dict) -> dict:
     return {key: value for key, value in example.items() if key != "media_type"}
+
+
+def _add_parameter_examples(operation: dict, values: dict) -> None:
+    parameters = {parameter["name"]: parameter for parameter in operation.get("parameters", [])}
+    for name, value in values.items():
+        if name not in parameters:
+            warn(f"examples of {operation['operationId']}: it has no parameter {name!r}")
+            continue
+        parameters[name]["example"] = value
 
 
 def _add_request_examples(operation: dict, examples: dict) -> None:
@@ -73,6 +85,7 @@ def add_examples(result, generator, request, public):
             if spec is None:
                 continue
             seen.add(operation["operationId"])
+            _add_parameter_examples(operation, spec.get("parameters", {}))
             if "request" in spec:
                 _add_request_examples(operation, spec["request"])
             for status, response_examples in spec.get("responses", {}).items():
