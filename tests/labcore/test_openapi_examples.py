@@ -147,6 +147,15 @@ def test_example_validates_against_its_schema(schema, value):
     assert example_errors(schema, value) == []
 
 
+def test_each_line_of_the_ndjson_export_example_is_an_execution_log_entry():
+    export = SCHEMA["paths"]["/api/execution-logs/export/"]["get"]["responses"]["200"]["content"]
+    examples = export["application/x-ndjson"]["examples"].values()
+    lines = [line for example in examples for line in example["value"].splitlines()]
+    assert lines
+    for line in lines:
+        assert example_errors({"$ref": "#/components/schemas/ExecutionLog"}, json.loads(line)) == []
+
+
 def test_a_wrong_example_is_caught():
     """The check itself: each kind of mistake an example could make is reported."""
     device = DEFINITIONS["Device"]
