@@ -39,7 +39,8 @@ def operation_examples() -> dict[str, dict]:
 
 
 def _example_object(example: dict) -> dict:
-    return {key: value for key, value in example.items() if key != "media_type"}
+    # A copy: the loaded examples are cached for the process and must not be shared with a schema.
+    return {key: copy.deepcopy(value) for key, value in example.items() if key != "media_type"}
 
 
 def _add_parameter_examples(operation: dict, values: dict) -> None:
