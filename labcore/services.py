@@ -49,11 +49,13 @@ def embedded_database_url(database: str = "labcore") -> str:
 def filesystem_broker_options() -> dict:
     """Folders for kombu's filesystem transport: a real broker with no server process."""
     folder = DATA_DIR / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
+        # Broadcast control messages (celery inspect/control) live here too, not in the cwd.
+        "control_folder": str(folder / "control"),
     }
