@@ -28,7 +28,7 @@ from executionlogs.choices import LogStatus
 from labcore.locking import lock_row
 from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
 from workflows.models import RunStep, Workflow, WorkflowSample
-from workflows.services.hotpath import claim_read, row_update
+from workflows.services.hotpath import claim_next, row_update
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +156,14 @@ def action_claim(*, workflow_id: int) -> RunStep | None:
     Idempotent: a redelivered or duplicate task finds the step in flight (or the workflow
     paused, cancelled, finished) and returns None without side effects.
     """
-    # The workflow lock and the run_step_next(for_dispatch=True) read, in one round trip.
-    workflow, step = claim_read(workflow_id)
+    # The common case in one round trip: lock the workflow row and claim its next step if every
+    # check below would let it go (hotpath.py). Otherwise decide here, under the same lock.
+    workflow, claimed = claim_next(workflow_id)
+    if claimed is not None:
+        return claimed
     if workflow is None or workflow.status != WorkflowStatus.RUNNING or workflow.mode != WorkflowMode.AUTO:
         return None
+    step = run_step_next(workflow, for_dispatch=True)
     if step is None:
         workflow_settle(workflow, status=WorkflowStatus.COMPLETED)
         return None

@@ -13,13 +13,16 @@ instances, built with ``Model.from_db``), so the services above keep their logic
 Column lists come from the models' ``_meta``, so a new field is picked up without editing SQL.
 """
 
+import uuid
+
 from django.db import DEFAULT_DB_ALIAS, connection
+from django.utils import timezone
 
 from devices.choices import BookingStatus
 from devices.models import ActionType, Booking, Device
 from labcore.locking import locked_batch
 from samples.models import Sample
-from workflows.choices import RunStepStatus
+from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
 from workflows.models import RunStep, Workflow, WorkflowSample
 
 # Steps done (dispatch.DONE); written as literals so the planner can use the partial index
@@ -61,21 +64,36 @@ JOIN "{ActionType._meta.db_table}" a ON a."id" = r."action_type_id"
 JOIN "{Device._meta.db_table}" d ON d."id" = r."device_id"
 """
 
-# The claim's read: the first step not done, in plan order (dispatch.run_step_next), whether
-# the workflow still holds its device (an active booking) and the workflow's sample barcodes.
-_CLAIM_STEP = (
-    _STEP_FROM.format(
-        extra=f"""
-    EXISTS (SELECT 1 FROM "{Booking._meta.db_table}" b
-            WHERE b."device_id" = r."device_id" AND b."workflow_id" = r."workflow_id"
-              AND b."status" = '{BookingStatus.ACTIVE}'),
+# The claim, in the common case, as one UPDATE: the first step not done (in plan order,
+# dispatch.run_step_next) is claimed only if everything action_claim checks lets it go ahead:
+# the workflow (already locked by the statement before) is running in auto mode, the step is
+# pending, no retry backoff is running, and the workflow still holds the step's device (an
+# active booking). The same columns as run_step_claim are set. Anything else (the last step
+# done, paused, failed, unknown, in flight, backoff, device taken away) updates no row, and
+# action_claim then decides with its ordinary code, still under the same lock.
+_CLAIM_NEXT = f"""
+UPDATE "{RunStep._meta.db_table}" r
+SET "status" = '{RunStepStatus.DISPATCHING}', "attempt" = r."attempt" + 1, "attempt_id" = %s,
+    "dispatched_at" = %s, "started_at" = COALESCE(r."started_at", %s), "retry_at" = NULL,
+    "operation_id" = '', "poll_due_at" = NULL
+FROM "{ActionType._meta.db_table}" a, "{Device._meta.db_table}" d
+WHERE r."id" = (SELECT n."id" FROM "{RunStep._meta.db_table}" n
+                WHERE n."workflow_id" = %s AND n."status" NOT IN {_DONE_SQL}
+                ORDER BY n."position" LIMIT 1)
+  AND a."id" = r."action_type_id" AND d."id" = r."device_id"
+  AND r."status" = '{RunStepStatus.PENDING}'
+  AND (r."retry_at" IS NULL OR r."retry_at" <= %s)
+  AND EXISTS (SELECT 1 FROM "{Workflow._meta.db_table}" w
+              WHERE w."id" = %s AND w."status" = '{WorkflowStatus.RUNNING}'
+                AND w."mode" = '{WorkflowMode.AUTO}')
+  AND EXISTS (SELECT 1 FROM "{Booking._meta.db_table}" b
+              WHERE b."device_id" = r."device_id" AND b."workflow_id" = r."workflow_id"
+                AND b."status" = '{BookingStatus.ACTIVE}')
+RETURNING {_STEP.sql}, {_ACTION_TYPE.sql}, {_DEVICE.sql},
     ARRAY(SELECT s."barcode" FROM "{WorkflowSample._meta.db_table}" ws
           JOIN "{Sample._meta.db_table}" s ON s."id" = ws."sample_id"
           WHERE ws."workflow_id" = r."workflow_id" ORDER BY ws."position")
 """
-    )
-    + f'WHERE r."workflow_id" = %s AND r."status" NOT IN {_DONE_SQL} ORDER BY r."position" LIMIT 1'
-)
 
 # The record's read: the step by id, and whether any later step is still to do.
 _RECORD_STEP = (
@@ -100,25 +118,23 @@ def _step_build(row) -> RunStep:
     return step
 
 
-def _workflow_and_step(workflow_id: int, step_sql: str, step_params: list):
+def claim_next(workflow_id: int) -> tuple[Workflow | None, RunStep | None]:
+    """Lock the workflow row and, in the common case, claim its next step, in one round trip.
+
+    Returns the locked workflow (None if there is none) and the claimed step (dispatching, with
+    a fresh attempt id, ``action_type``, ``device`` and ``sample_barcodes``), or None when the
+    caller must decide what to do (see _CLAIM_NEXT).
+    """
+    now = timezone.now()
+    params = [uuid.uuid4(), now, now, workflow_id, now, workflow_id]  # in the order of the %s in _CLAIM_NEXT
     workflow_rows, step_rows = locked_batch(
-        [(_LOCK_WORKFLOW, [workflow_id]), (step_sql, step_params)], what=f"workflow {workflow_id}"
+        [(_LOCK_WORKFLOW, [workflow_id]), (_CLAIM_NEXT, params)], what=f"workflow {workflow_id}"
     )
     workflow = _WORKFLOW.build(workflow_rows[0]) if workflow_rows else None
-    return workflow, (step_rows[0] if step_rows else None)
-
-
-def claim_read(workflow_id: int) -> tuple[Workflow | None, RunStep | None]:
-    """Lock the workflow row and read its next step to do (None when all are done), in one round trip.
-
-    The step carries ``action_type``, ``device``, ``device_held`` and ``sample_barcodes``, as
-    ``run_step_next(workflow, for_dispatch=True)`` gives them.
-    """
-    workflow, row = _workflow_and_step(workflow_id, _CLAIM_STEP, [workflow_id])
-    if workflow is None or row is None:
+    if workflow is None or not step_rows:
         return workflow, None
-    step = _step_build(row)
-    step.device_held, step.sample_barcodes = row[-2], row[-1]
+    step = _step_build(step_rows[0])
+    step.sample_barcodes = step_rows[0][-1]
     return workflow, step
 
 
@@ -127,11 +143,14 @@ def record_read(workflow_id: int, run_step_id: int) -> tuple[Workflow | None, Ru
 
     Raises RunStep.DoesNotExist like ``RunStep.objects.get`` when there is no such step.
     """
-    workflow, row = _workflow_and_step(workflow_id, _RECORD_STEP, [run_step_id])
-    if row is None:
+    workflow_rows, step_rows = locked_batch(
+        [(_LOCK_WORKFLOW, [workflow_id]), (_RECORD_STEP, [run_step_id])], what=f"workflow {workflow_id}"
+    )
+    if not step_rows:
         raise RunStep.DoesNotExist(f"no run-step {run_step_id}")
-    step = _step_build(row)
-    step.later_left = row[-1]
+    workflow = _WORKFLOW.build(workflow_rows[0]) if workflow_rows else None
+    step = _step_build(step_rows[0])
+    step.later_left = step_rows[0][-1]
     return workflow, step
 
 
