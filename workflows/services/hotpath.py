@@ -3,9 +3,10 @@
 Why this exists: with zero-latency hardware, an action's cost was almost all Django ORM work
 (building ~24 statements and model instances) and one network wait per statement, while the
 SQL itself took well under a millisecond. Here each executor transaction needs one round trip
-for "lock the workflow row, then read the step with its ActionType, Device and what the
-decision needs": the statements go as one batch (``labcore.locking.locked_batch``), which
-PostgreSQL still runs in order, the read with a snapshot taken after the lock was granted.
+for "lock the workflow row, then claim (or read) the step with its ActionType, Device and what
+the decision needs": the statements go as one batch (``labcore.locking.locked_batch``), which
+PostgreSQL still runs in order, the second with a snapshot taken after the lock was granted.
+Step writes are plain UPDATEs (``row_update``) rather than ``save()``.
 
 What does not change: the lock order (the workflow row first), what is read (the same rows and
 the same conditions as the ORM queries they replace) and what callers get (ordinary model
