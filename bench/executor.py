@@ -45,12 +45,12 @@ def database_ensure(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def worker_start(concurrency: int) -> subprocess.Popen:
+def worker_start(concurrency: int, pool: str = "prefork") -> subprocess.Popen:
     log = open(Path(tempfile.mkdtemp(prefix="labcore-bench-")) / "worker.log", "wb")  # noqa: SIM115
     command = [
         *(sys.executable, "-m", "celery", "-A", "labcore", "worker"),
         "--loglevel=" + os.environ.get("BENCH_WORKER_LOG", "WARNING"),
-        *(f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle"),
+        *(f"--concurrency={concurrency}", f"--pool={pool}", "--without-gossip", "--without-mingle"),
         "--hostname=bench@%h",
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -101,7 +101,7 @@ def plan_make(tag: str, *, steps: int, device_id: str, action_type, samples: int
     return workflow
 
 
-def bench_overhead(actions: int) -> dict:
+def bench_overhead(actions: int, pool: str = "prefork") -> dict:
     from devices.models import ActionType
     from workflows.services.execution import workflow_start
 
@@ -111,7 +111,7 @@ def bench_overhead(actions: int) -> dict:
     )
     tag = f"overhead-{int(time.time())}"
     workflow = plan_make(tag, steps=actions, device_id=f"bench-{tag}", action_type=action_type)
-    worker = worker_start(concurrency=1)
+    worker = worker_start(concurrency=1, pool=pool)
     try:
         workflow_start(workflow=workflow)
         elapsed = wait_finished([workflow.pk], timeout=600)
@@ -121,6 +121,7 @@ def bench_overhead(actions: int) -> dict:
     gaps = [(nxt[0] - cur[1]).total_seconds() * 1000 for cur, nxt in zip(steps, steps[1:], strict=False)]
     per_action = [(nxt[0] - cur[0]).total_seconds() * 1000 for cur, nxt in zip(steps, steps[1:], strict=False)]
     return {
+        "pool": pool,
         "actions": actions,
         "wall_seconds": round(elapsed, 2),
         "actions_per_second": round(actions / elapsed, 1),
@@ -164,6 +165,13 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=1000)
     parser.add_argument("--long-workflows", type=int, default=20)
     parser.add_argument("--long-seconds", type=float, default=60)
+    parser.add_argument(
+        "--pool",
+        default="prefork",
+        choices=["prefork", "solo"],
+        help="worker pool of the overhead case: prefork (as `make worker`; a parent process hands each task "
+        "to one child) or solo (the tasks run in the one worker process itself)",
+    )
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-long", action="store_true")
     args = parser.parse_args()
@@ -180,7 +188,7 @@ def main() -> None:
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     if not args.skip_overhead:
-        print("overhead:", bench_overhead(args.actions), flush=True)
+        print("overhead:", bench_overhead(args.actions, pool=args.pool), flush=True)
     if not args.skip_long:
         print("long actions:", bench_long(args.long_workflows, args.long_seconds), flush=True)
 

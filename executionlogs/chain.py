@@ -17,12 +17,11 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from labcore.locking import advisory_lock, lock_conflicts_as_409
+from labcore.locking import advisory_lock_key, locked_batch
 
 CHAIN_LOCK = "executionlogs.chain"
 GENESIS_HASH = "0" * 64
@@ -110,8 +109,8 @@ def _aware_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _share_referenced_rows(entry) -> None:
-    """Take the FOR KEY SHARE locks the foreign-key checks will need, before the chain lock.
+def _referenced_rows_statements(entry) -> list[tuple[str, list]]:
+    """Statements taking the FOR KEY SHARE locks the foreign-key checks will need, before the chain lock.
 
     Lock order: referenced rows, then the chain. The insert's foreign-key checks (deferred to
     commit) lock the device, workflow, run-step and user rows FOR KEY SHARE. Taken only then,
@@ -119,18 +118,17 @@ def _share_referenced_rows(entry) -> None:
     FOR UPDATE (a booking) while that transaction waits for the chain lock: a deadlock. Taken
     first, the wait happens before this writer holds anything others need.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(settings.LABCORE_LOCK_TIMEOUT_MS)}ms"])
-        with lock_conflicts_as_409("the device or workflow of this log entry"):
-            for field_name in ("device", "workflow", "run_step", "user"):
-                field = entry._meta.get_field(field_name)
-                value = getattr(entry, field.attname)
-                if value is None:
-                    continue
-                target = field.related_model._meta
-                # Django's select_for_update has no KEY SHARE mode; this is the weakest lock
-                # that still keeps the referenced row from being deleted before commit.
-                cursor.execute(f"SELECT 1 FROM {target.db_table} WHERE {target.pk.column} = %s FOR KEY SHARE", [value])
+    statements = []
+    for field_name in ("device", "workflow", "run_step", "user"):
+        field = entry._meta.get_field(field_name)
+        value = getattr(entry, field.attname)
+        if value is None:
+            continue
+        target = field.related_model._meta
+        # Django's select_for_update has no KEY SHARE mode; this is the weakest lock that still
+        # keeps the referenced row from being deleted before commit.
+        statements.append((f"SELECT 1 FROM {target.db_table} WHERE {target.pk.column} = %s FOR KEY SHARE", [value]))
+    return statements
 
 
 def chain_append(entry, *save_args, **save_kwargs) -> None:
@@ -142,22 +140,30 @@ def chain_append(entry, *save_args, **save_kwargs) -> None:
     less the latency), and both hashes.
     """
     table = table_name()
-    with transaction.atomic():
-        _share_referenced_rows(entry)
-        advisory_lock(CHAIN_LOCK)
-        request_json, response_json = dump_json(entry.request), dump_json(entry.response)
-        with connection.cursor() as cursor:
-            # One round trip, inside the lock: the clock, the payloads as jsonb will store them,
-            # the head of the chain and the next id.
-            cursor.execute(
-                f"""
-                SELECT clock_timestamp(), %s::jsonb::text, %s::jsonb::text,
-                       (SELECT entry_hash FROM {table} ORDER BY id DESC LIMIT 1),
-                       nextval(pg_get_serial_sequence(%s, 'id'))
-                """,
-                [request_json, response_json, table],
-            )
-            now, request_text, response_text, head_hash, next_id = cursor.fetchone()
+    request_json, response_json = dump_json(entry.request), dump_json(entry.response)
+    # savepoint=False: nested in the executor's record transaction a savepoint would only add
+    # round trips; an error here aborts the enclosing transaction either way.
+    with transaction.atomic(savepoint=False):
+        # One round trip for: the referenced rows' KEY SHARE locks, then the chain lock, then
+        # (a separate statement, so with a snapshot taken once the lock is held: the head read
+        # is never stale) the clock, the payloads as jsonb will store them, the head of the
+        # chain and the next id. PostgreSQL runs them in this order (locked_batch).
+        *_, (head_row,) = locked_batch(
+            [
+                *_referenced_rows_statements(entry),
+                ("SELECT pg_advisory_xact_lock(%s)", [advisory_lock_key(CHAIN_LOCK)]),
+                (
+                    f"""
+                    SELECT clock_timestamp(), %s::jsonb::text, %s::jsonb::text,
+                           (SELECT entry_hash FROM {table} ORDER BY id DESC LIMIT 1),
+                           nextval(pg_get_serial_sequence(%s, 'id'))
+                    """,
+                    [request_json, response_json, table],
+                ),
+            ],
+            what=f"{CHAIN_LOCK} (or the device or workflow of this log entry)",
+        )
+        now, request_text, response_text, head_hash, next_id = head_row
         entry.id = next_id
         entry.created_at = now
         if not isinstance(entry.started_at, datetime):  # unset (still the db_default expression)

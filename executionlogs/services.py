@@ -15,7 +15,10 @@ def database_now() -> datetime:
         return cursor.fetchone()[0]
 
 
-@transaction.atomic
+# savepoint=False: inside a caller's transaction (the executor's record) a savepoint would cost
+# two round trips per entry and buy nothing, since no caller catches an error from here and goes
+# on in the same transaction; any failure rolls the whole transaction back, as it should.
+@transaction.atomic(savepoint=False)
 def execution_log_create(
     *,
     device,

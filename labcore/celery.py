@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, worker_process_init
+from celery.signals import task_postrun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labcore.settings.dev")
 
@@ -12,11 +12,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@worker_init.connect(dispatch_uid="labcore.worker_db_connections_main")
 @worker_process_init.connect(dispatch_uid="labcore.worker_db_connections")
 def keep_worker_db_connections(**kwargs):
-    """Let each pool process reuse its database connection across tasks (web requests do not).
+    """Let each process that runs tasks reuse its database connection across tasks (web requests do not).
 
     The executor runs one short task per action, so reconnecting would dominate its cost.
+    ``worker_process_init`` covers prefork children; ``worker_init`` the worker's main process,
+    which runs the tasks itself with ``--pool=solo`` or ``threads`` (prefork children inherit it).
     """
     from django.conf import settings
     from django.db import connections

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from devices.adapters import DispatchResult, DispatchStatus
@@ -30,10 +29,10 @@ from workflows.services.dispatch import (
     retry_backoff_seconds,
     run_step_describe,
     workflow_devices_free,
-    workflow_lock,
     workflow_pause_for,
     workflow_settle,
 )
+from workflows.services.hotpath import record_read, row_update
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +65,9 @@ def action_record(
         workflow_id = RunStep.objects.filter(pk=run_step_id).values_list("workflow_id", flat=True).first()
         if workflow_id is None:
             return None
-    workflow = workflow_lock(workflow_id)
-    # Whether later steps are left to do is read now, in the same query, for what comes next.
-    later_left = RunStep.objects.filter(workflow_id=OuterRef("workflow_id"), position__gt=OuterRef("position"))
-    step = (
-        RunStep.objects.select_related("action_type", "device")
-        .annotate(later_left=Exists(later_left.exclude(status__in=DONE)))
-        .get(pk=run_step_id)
-    )
+    # The workflow lock, then the step with its ActionType and Device and whether later steps
+    # are left to do (for what comes next), in one round trip (hotpath.py says why).
+    workflow, step = record_read(workflow_id, run_step_id)
     current = str(step.attempt_id) == str(attempt_id) and step.status in IN_FLIGHT
     if not current:
         if not from_poll and result.is_final:
@@ -164,7 +158,7 @@ def _record_success(workflow, step: RunStep, result: DispatchResult, log, finish
     step.error = ""
     step.finished_at = finished_at
     step.poll_due_at = None
-    step.save(update_fields=["status", "result", "error", "finished_at", "poll_due_at"])
+    row_update(step, ["status", "result", "error", "finished_at", "poll_due_at"])  # save(), without the ORM work
     # Per-sample analysis (vision.analyse and any type answering the same shape).
     cell_analysis_results_create(execution_log=log, workflow=workflow, response=result.response)
     run_step_finished(workflow, after=step)
