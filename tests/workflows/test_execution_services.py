@@ -367,3 +367,29 @@ def test_a_force_released_device_pauses_the_run_and_resume_books_it_again(two_de
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.QUEUED
     assert QueueEntry.objects.waiting().filter(workflow=workflow).count() == 1
+
+
+def test_resume_short_of_a_device_gives_back_what_it_holds_so_two_runs_cannot_wait_on_each_other(two_devices, transfer):
+    """W1 holds A and B; W2 queues for {A, B}. W1 pauses, B is force-released and so reserved
+    for W2 (head of its queue). Were W1 to keep A while it waits for B, W2 would wait for A
+    forever and W1 for B: resuming must give A back, so W2 runs and W1 waits behind it."""
+    first, second = two_devices
+    holder = workflow_make([(transfer, first), (transfer, second)])
+    workflow_start(workflow=holder)
+    waiter = workflow_make([(transfer, first), (transfer, second)])
+    workflow_start(workflow=waiter)
+    waiter.refresh_from_db()
+    assert waiter.status == WorkflowStatus.QUEUED
+    workflow_pause(workflow=holder)
+    device_force_release(device=second, user=operator_make(), reason="recalibration")
+
+    workflow_resume(workflow=holder)
+
+    holder.refresh_from_db()
+    assert holder.status == WorkflowStatus.QUEUED
+    assert not Booking.objects.active().filter(workflow=holder).exists()  # holds nothing while it waits
+    assert set(Booking.objects.active().filter(workflow=waiter).values_list("device_id", flat=True)) == {
+        first.pk,
+        second.pk,
+    }
+    assert QueueEntry.objects.waiting().filter(workflow=holder).count() == 2  # one request for its whole set

@@ -196,8 +196,6 @@ def workflow_pause(*, workflow: Workflow, user=None, reason: str = "") -> Workfl
 @transaction.atomic
 def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
     """Resume a paused workflow where it stopped; a step failed under the pause policy is tried again."""
-    from devices.services import workflow_devices_acquire
-
     workflow = _locked(workflow)
     if workflow.status != WorkflowStatus.PAUSED:
         raise _conflict(workflow, "only a paused workflow can be resumed")
@@ -211,9 +209,7 @@ def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
     workflow.run_steps.filter(status=RunStepStatus.FAILED).update(
         status=RunStepStatus.PENDING, retry_at=None, finished_at=None
     )
-    if workflow.mode == WorkflowMode.AUTO and not workflow_devices_acquire(
-        workflow=workflow, devices=workflow_device_set(workflow), priority=workflow.priority
-    ):
+    if workflow.mode == WorkflowMode.AUTO and not _devices_reacquire(workflow):
         # Its devices are kept while paused; only a force-release takes one away. Then it
         # waits in the queue like any other request and the grant starts it again.
         workflow.status = WorkflowStatus.QUEUED
@@ -224,6 +220,23 @@ def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
     if workflow.mode == WorkflowMode.AUTO:
         enqueue_advance(workflow.pk)
     return workflow
+
+
+def _devices_reacquire(workflow: Workflow) -> bool:
+    """Book the workflow's whole device set again; when one is missing, hold none of them.
+
+    Keeping the devices it still holds while it waits for the one it lost would be
+    hold-and-wait: a workflow queued for those devices, and holding (or reserving) the lost one,
+    would wait for it forever while it waits for them. So it gives everything back, which hands
+    each device on, and waits for the whole set as one request like any other.
+    """
+    from devices.services import workflow_devices_acquire, workflow_devices_release
+
+    devices = workflow_device_set(workflow)
+    if workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
+        return True
+    workflow_devices_release(workflow=workflow, reason="resumed short of a device; waiting for its whole set")
+    return workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority)
 
 
 @transaction.atomic
