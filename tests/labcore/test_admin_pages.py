@@ -68,22 +68,22 @@ def _admin_urls():
 def test_every_admin_page_opens(lab_after_runs, admin_client):
     opened = []
     for model, model_admin, info in _admin_urls():
-        changelist = reverse("admin:%s_%s_changelist" % info)
+        changelist = reverse("admin:{}_{}_changelist".format(*info))
         for query in ("", "?q=SAMPLE001", "?q=%00", "?o=1", "?p=999"):
             response = admin_client.get(changelist + query)
             assert response.status_code in (200, 302), (changelist + query, response.status_code)
         opened.append(changelist)
         if model_admin.has_add_permission(_request_for(admin_client)):
-            add = reverse("admin:%s_%s_add" % info)
+            add = reverse("admin:{}_{}_add".format(*info))
             assert admin_client.get(add).status_code == 200, add
         for obj in model._default_manager.all()[:3]:
-            change = reverse("admin:%s_%s_change" % info, args=[obj.pk])
+            change = reverse("admin:{}_{}_change".format(*info), args=[obj.pk])
             response = admin_client.get(change)
             assert response.status_code == 200, (change, response.status_code)
-            history = reverse("admin:%s_%s_history" % info, args=[obj.pk])
+            history = reverse("admin:{}_{}_history".format(*info), args=[obj.pk])
             assert admin_client.get(history, follow=True).status_code == 200, history  # pghistory redirects
             opened.append(change)
-        missing = reverse("admin:%s_%s_change" % info, args=["999999999999999999999"])
+        missing = reverse("admin:{}_{}_change".format(*info), args=["999999999999999999999"])
         assert admin_client.get(missing).status_code in (302, 404), missing
     assert len(opened) > 2 * len(admin.site._registry)
 
@@ -104,7 +104,7 @@ def _changelist_query_counts(client) -> dict[str, int]:
 
     counts = {}
     for _model, _model_admin, info in _admin_urls():
-        changelist = reverse("admin:%s_%s_changelist" % info)
+        changelist = reverse("admin:{}_{}_changelist".format(*info))
         with CaptureQueriesContext(connection) as captured:
             assert client.get(changelist).status_code == 200, changelist
         counts[changelist] = len(captured)
