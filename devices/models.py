@@ -41,6 +41,12 @@ class Device(models.Model):
         return self.id
 
 
+# A year and a day: longer than any real action (incubations run for days), and small enough
+# that timeouts, stall checks (dispatched_at + timeout) and wait-time sums stay finite datetimes
+# and floats; an unbounded 1e20 s timeout overflowed timedelta and 1e308 summed to inf (a 500).
+MAX_ACTION_SECONDS = 366 * 24 * 3600
+
+
 class ActionType(models.Model):
     """A typed hardware capability (``robot.aspirate``). Registered as data, not code."""
 
@@ -48,8 +54,12 @@ class ActionType(models.Model):
     device_kind = models.CharField(max_length=32, choices=DeviceKind.choices, db_index=True)
     description = models.TextField(blank=True)
     parameter_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema for the parameters.")
-    estimated_duration_seconds = models.FloatField(default=1.0, validators=[MinValueValidator(0)])
-    timeout_seconds = models.FloatField(default=60.0, validators=[MinValueValidator(0.001)])
+    estimated_duration_seconds = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0), MaxValueValidator(MAX_ACTION_SECONDS)]
+    )
+    timeout_seconds = models.FloatField(
+        default=60.0, validators=[MinValueValidator(0.001), MaxValueValidator(MAX_ACTION_SECONDS)]
+    )
     safe_to_repeat = models.BooleanField(
         default=False, help_text="May be dispatched again when its outcome is unknown (e.g. imaging)."
     )
@@ -59,7 +69,9 @@ class ActionType(models.Model):
     on_failure = models.CharField(max_length=8, choices=FailurePolicy.choices, default=FailurePolicy.FAIL)
     max_retries = models.PositiveSmallIntegerField(default=3, help_text="Only used when safe to repeat.")
     mock_response = models.JSONField(default=dict, blank=True, help_text="Template of the mock's response.")
-    mock_latency_seconds = models.FloatField(default=0.5, validators=[MinValueValidator(0)])
+    mock_latency_seconds = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0), MaxValueValidator(MAX_ACTION_SECONDS)]
+    )
     mock_latency_jitter = models.FloatField(
         default=0.1, validators=[MinValueValidator(0), MaxValueValidator(1)], help_text="Fraction of the latency."
     )

@@ -109,3 +109,42 @@ def test_the_admin_shows_a_bad_schema_on_its_field(client):
     data["parameter_schema"] = '{"type": "object"}'
     assert client.post(reverse("admin:devices_actiontype_add"), data).status_code == 302
     assert ActionType.objects.filter(name="shaker.shake").exists()
+
+
+@pytest.mark.parametrize("field", ["estimated_duration_seconds", "timeout_seconds", "mock_latency_seconds"])
+@pytest.mark.django_db
+def test_durations_beyond_a_year_are_refused_naming_the_field(api_client, field):
+    # 1e20 s overflowed timedelta in the stall check and 1e308 summed to inf in the wait time.
+    response = api_client.post("/api/action-types", {**NEW_TYPE, field: 1e20}, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["fields"]
+    assert not ActionType.objects.filter(name="shaker.shake").exists()
+
+
+@pytest.mark.django_db
+def test_wait_time_with_the_longest_allowed_actions_answers(api_client):
+    from devices.models import MAX_ACTION_SECONDS
+
+    response = api_client.post(
+        "/api/action-types",
+        {**NEW_TYPE, "device_kind": "incubator", "estimated_duration_seconds": MAX_ACTION_SECONDS},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    from tests.factories import DeviceFactory
+
+    DeviceFactory(id="incubator-9", kind="incubator")
+    ids = []
+    for name in ("holder", "waiter"):
+        created = api_client.post(
+            "/api/workflows",
+            {"name": name, "device_id": "incubator-9", "steps": ["shaker.shake"] * 50},
+            format="json",
+        )
+        assert created.status_code == 201, created.json()
+        ids.append(created.json()["id"])
+    assert api_client.post(f"/api/workflows/{ids[0]}/start").status_code == 200
+    assert api_client.post("/api/devices/incubator-9/queue", {"workflow_id": ids[1]}, format="json").status_code == 201
+    response = api_client.get(f"/api/devices/incubator-9/wait-time?workflow_id={ids[1]}")
+    assert response.status_code == 200
+    assert response.json()["estimated_wait_seconds"] == 50 * MAX_ACTION_SECONDS
