@@ -75,10 +75,30 @@ def schema_errors(schema: dict) -> list[str]:
     return errors
 
 
+def null_character_paths(value, path: str) -> list[str]:
+    """Dotted paths inside a JSON value whose key or string holds U+0000.
+
+    PostgreSQL can store it in neither text nor jsonb, and parameters end up in both (run-steps,
+    the execution log's request): refused up front, before any hardware is dispatched.
+    """
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    found = []
+    for key, item in items:
+        child = f"{path}.{key}".replace("\x00", "\\x00")
+        found.extend([child] if isinstance(key, str) and "\x00" in key else null_character_paths(item, child))
+    return found
+
+
 def parameters_errors(action_type: ActionType, parameters) -> dict[str, list[str]]:
     """Each offending parameter (dotted path, or ``parameters``) with its messages."""
+    errors: dict[str, list[str]] = {
+        path: ["must not contain the NUL character"] for path in null_character_paths(parameters, "parameters")
+    }
+    if errors:
+        return errors
     validator = Draft202012Validator(action_type.parameter_schema or {})
-    errors: dict[str, list[str]] = {}
     for error in sorted(validator.iter_errors(parameters), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(part) for part in error.absolute_path)
         if error.validator == "required":
