@@ -15,6 +15,7 @@ from devices.choices import (
     QueueEntryStatus,
 )
 from devices.querysets import BookingQuerySet, DeviceQuerySet, QueueEntryQuerySet
+from labcore.validators import validate_storable_json
 
 
 class Device(models.Model):
@@ -28,7 +29,7 @@ class Device(models.Model):
     )
     adapter = models.CharField(max_length=16, choices=AdapterName.choices, default=AdapterName.MOCK)
     endpoint = models.URLField(blank=True, help_text="Base URL of the device service (http adapter).")
-    config = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(default=dict, blank=True, validators=[validate_storable_json])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,7 +54,9 @@ class ActionType(models.Model):
     name = models.CharField(max_length=100, unique=True)
     device_kind = models.CharField(max_length=32, choices=DeviceKind.choices, db_index=True)
     description = models.TextField(blank=True)
-    parameter_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema for the parameters.")
+    parameter_schema = models.JSONField(
+        default=dict, blank=True, validators=[validate_storable_json], help_text="JSON Schema for the parameters."
+    )
     estimated_duration_seconds = models.FloatField(
         default=1.0, validators=[MinValueValidator(0), MaxValueValidator(MAX_ACTION_SECONDS)]
     )
@@ -68,7 +71,9 @@ class ActionType(models.Model):
     )
     on_failure = models.CharField(max_length=8, choices=FailurePolicy.choices, default=FailurePolicy.FAIL)
     max_retries = models.PositiveSmallIntegerField(default=3, help_text="Only used when safe to repeat.")
-    mock_response = models.JSONField(default=dict, blank=True, help_text="Template of the mock's response.")
+    mock_response = models.JSONField(
+        default=dict, blank=True, validators=[validate_storable_json], help_text="Template of the mock's response."
+    )
     mock_latency_seconds = models.FloatField(
         default=0.5, validators=[MinValueValidator(0), MaxValueValidator(MAX_ACTION_SECONDS)]
     )
