@@ -11,6 +11,7 @@ from jsonschema.exceptions import SchemaError
 
 from devices.models import ActionType
 from labcore.exceptions import ApplicationError, NotFound
+from labcore.validators import unstorable_json_paths
 
 
 def action_type_get(name: str) -> ActionType:
@@ -156,8 +157,12 @@ def action_type_prepare(*, action_type: ActionType | None = None, **fields) -> t
     unknown = sorted(set(fields) - set(ACTION_TYPE_FIELDS))
     if unknown:
         errors["fields"] = [f"unknown field(s): {', '.join(unknown)}"]
+    # NUL in text and NaN/Infinity anywhere: PostgreSQL refuses the first, and a NaN duration
+    # passes the min/max validators (every comparison is false) and makes wait times NaN.
+    for path in unstorable_json_paths({f: v for f, v in fields.items() if f in ACTION_TYPE_FIELDS}):
+        errors.setdefault(path.split(".")[0], []).append(f"{path}: no NUL characters or NaN/Infinity")
     for field, value in fields.items():
-        if field in ACTION_TYPE_FIELDS:
+        if field in ACTION_TYPE_FIELDS and field not in errors:
             setattr(instance, field, value)
     try:
         instance.full_clean()
