@@ -1,7 +1,8 @@
 """Devices, the ActionType registry, bookings and the per-device priority queue."""
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -51,7 +52,13 @@ MAX_ACTION_SECONDS = 366 * 24 * 3600
 class ActionType(models.Model):
     """A typed hardware capability (``robot.aspirate``). Registered as data, not code."""
 
-    name = models.CharField(max_length=100, unique=True)
+    # The name is the type's key in URLs (/api/action-types/{name}), files and execution logs:
+    # a "/" made its detail unreachable, whitespace makes it unreadable.
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[RegexValidator(r"^[^\s/]+$", "No spaces or slashes, e.g. robot.aspirate.")],
+    )
     device_kind = models.CharField(max_length=32, choices=DeviceKind.choices, db_index=True)
     description = models.TextField(blank=True)
     parameter_schema = models.JSONField(
@@ -89,6 +96,33 @@ class ActionType(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """A type in use keeps its name and device kind.
+
+        Protocol actions were checked against its kind and pin devices of that kind, run-steps
+        were planned on such devices, and execution logs name it: changing either under them
+        would silently re-plan published protocols and orphan the forensic record. Register a
+        new type instead.
+        """
+        if self.pk is None:
+            return
+        before = ActionType.objects.filter(pk=self.pk).values("name", "device_kind").first()
+        if before is None:
+            return
+        changed = {field for field in ("name", "device_kind") if getattr(self, field) != before[field]}
+        if changed and self._in_use():
+            raise ValidationError(
+                dict.fromkeys(
+                    sorted(changed), f"{before['name']} is used by protocols or workflows; register a new type instead"
+                )
+            )
+
+    def _in_use(self) -> bool:
+        from django.apps import apps
+
+        RunStep = apps.get_model("workflows", "RunStep")
+        return self.actions.exists() or RunStep.objects.filter(action_type_id=self.pk).exists()
 
 
 class Booking(models.Model):
