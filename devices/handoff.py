@@ -15,8 +15,8 @@ from django.utils import timezone
 from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
 from devices.models import Booking, Device, QueueEntry
 from devices.signals import workflow_devices_granted
-from labcore.exceptions import ConflictError
-from labcore.locking import lock_conflicts_as_409, lock_rows
+from labcore.exceptions import ConflictError, NotFound
+from labcore.locking import lock_conflicts_as_409, lock_row, lock_rows
 from workflows.choices import FINISHED_WORKFLOW_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,19 @@ def queue_heads(device_ids: Iterable[str], *, with_workflow: bool = False) -> di
 
 
 def ensure_workflow_can_hold(workflow) -> None:
+    """Lock the workflow's row, then refuse if it has finished.
+
+    Lock order: the workflow before its devices, as the workflow services take them (cancel,
+    complete: workflow FOR UPDATE, then devices). Checking the caller's copy without the lock
+    let a booking race a cancel: the cancel committed after the caller read "running", and the
+    device stayed booked for a cancelled workflow that nobody would release. With the row
+    locked, a concurrent cancel either finished (we see it) or waits for us (and releases what
+    we book).
+    """
+    locked = lock_row(type(workflow)._default_manager.filter(pk=workflow.pk), what=f"workflow {workflow.pk}")
+    if locked is None:
+        raise NotFound(f"workflow {workflow.pk} does not exist", fields={"workflow_id": ["does not exist"]})
+    workflow.status = locked.status
     if workflow.status in FINISHED_WORKFLOW_STATUSES:
         raise ConflictError(
             f"workflow {workflow.pk} is {workflow.status}; it cannot book devices",

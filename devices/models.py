@@ -1,7 +1,8 @@
 """Devices, the ActionType registry, bookings and the per-device priority queue."""
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -15,6 +16,7 @@ from devices.choices import (
     QueueEntryStatus,
 )
 from devices.querysets import BookingQuerySet, DeviceQuerySet, QueueEntryQuerySet
+from labcore.validators import validate_storable_json
 
 
 class Device(models.Model):
@@ -28,7 +30,7 @@ class Device(models.Model):
     )
     adapter = models.CharField(max_length=16, choices=AdapterName.choices, default=AdapterName.MOCK)
     endpoint = models.URLField(blank=True, help_text="Base URL of the device service (http adapter).")
-    config = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(default=dict, blank=True, validators=[validate_storable_json])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,15 +43,33 @@ class Device(models.Model):
         return self.id
 
 
+# A year and a day: longer than any real action (incubations run for days), and small enough
+# that timeouts, stall checks (dispatched_at + timeout) and wait-time sums stay finite datetimes
+# and floats; an unbounded 1e20 s timeout overflowed timedelta and 1e308 summed to inf (a 500).
+MAX_ACTION_SECONDS = 366 * 24 * 3600
+
+
 class ActionType(models.Model):
     """A typed hardware capability (``robot.aspirate``). Registered as data, not code."""
 
-    name = models.CharField(max_length=100, unique=True)
+    # The name is the type's key in URLs (/api/action-types/{name}), files and execution logs:
+    # a "/" made its detail unreachable, whitespace makes it unreadable.
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[RegexValidator(r"^[^\s/]+$", "No spaces or slashes, e.g. robot.aspirate.")],
+    )
     device_kind = models.CharField(max_length=32, choices=DeviceKind.choices, db_index=True)
     description = models.TextField(blank=True)
-    parameter_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema for the parameters.")
-    estimated_duration_seconds = models.FloatField(default=1.0, validators=[MinValueValidator(0)])
-    timeout_seconds = models.FloatField(default=60.0, validators=[MinValueValidator(0.001)])
+    parameter_schema = models.JSONField(
+        default=dict, blank=True, validators=[validate_storable_json], help_text="JSON Schema for the parameters."
+    )
+    estimated_duration_seconds = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0), MaxValueValidator(MAX_ACTION_SECONDS)]
+    )
+    timeout_seconds = models.FloatField(
+        default=60.0, validators=[MinValueValidator(0.001), MaxValueValidator(MAX_ACTION_SECONDS)]
+    )
     safe_to_repeat = models.BooleanField(
         default=False, help_text="May be dispatched again when its outcome is unknown (e.g. imaging)."
     )
@@ -58,8 +78,12 @@ class ActionType(models.Model):
     )
     on_failure = models.CharField(max_length=8, choices=FailurePolicy.choices, default=FailurePolicy.FAIL)
     max_retries = models.PositiveSmallIntegerField(default=3, help_text="Only used when safe to repeat.")
-    mock_response = models.JSONField(default=dict, blank=True, help_text="Template of the mock's response.")
-    mock_latency_seconds = models.FloatField(default=0.5, validators=[MinValueValidator(0)])
+    mock_response = models.JSONField(
+        default=dict, blank=True, validators=[validate_storable_json], help_text="Template of the mock's response."
+    )
+    mock_latency_seconds = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0), MaxValueValidator(MAX_ACTION_SECONDS)]
+    )
     mock_latency_jitter = models.FloatField(
         default=0.1, validators=[MinValueValidator(0), MaxValueValidator(1)], help_text="Fraction of the latency."
     )
@@ -72,6 +96,33 @@ class ActionType(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """A type in use keeps its name and device kind.
+
+        Protocol actions were checked against its kind and pin devices of that kind, run-steps
+        were planned on such devices, and execution logs name it: changing either under them
+        would silently re-plan published protocols and orphan the forensic record. Register a
+        new type instead.
+        """
+        if self.pk is None:
+            return
+        before = ActionType.objects.filter(pk=self.pk).values("name", "device_kind").first()
+        if before is None:
+            return
+        changed = {field for field in ("name", "device_kind") if getattr(self, field) != before[field]}
+        if changed and self._in_use():
+            raise ValidationError(
+                dict.fromkeys(
+                    sorted(changed), f"{before['name']} is used by protocols or workflows; register a new type instead"
+                )
+            )
+
+    def _in_use(self) -> bool:
+        from django.apps import apps
+
+        RunStep = apps.get_model("workflows", "RunStep")
+        return self.actions.exists() or RunStep.objects.filter(action_type_id=self.pk).exists()
 
 
 class Booking(models.Model):

@@ -11,6 +11,7 @@ from jsonschema.exceptions import SchemaError
 
 from devices.models import ActionType
 from labcore.exceptions import ApplicationError, NotFound
+from labcore.validators import unstorable_json_paths
 
 
 def action_type_get(name: str) -> ActionType:
@@ -75,10 +76,30 @@ def schema_errors(schema: dict) -> list[str]:
     return errors
 
 
+def null_character_paths(value, path: str) -> list[str]:
+    """Dotted paths inside a JSON value whose key or string holds U+0000.
+
+    PostgreSQL can store it in neither text nor jsonb, and parameters end up in both (run-steps,
+    the execution log's request): refused up front, before any hardware is dispatched.
+    """
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    found = []
+    for key, item in items:
+        child = f"{path}.{key}".replace("\x00", "\\x00")
+        found.extend([child] if isinstance(key, str) and "\x00" in key else null_character_paths(item, child))
+    return found
+
+
 def parameters_errors(action_type: ActionType, parameters) -> dict[str, list[str]]:
     """Each offending parameter (dotted path, or ``parameters``) with its messages."""
+    errors: dict[str, list[str]] = {
+        path: ["must not contain the NUL character"] for path in null_character_paths(parameters, "parameters")
+    }
+    if errors:
+        return errors
     validator = Draft202012Validator(action_type.parameter_schema or {})
-    errors: dict[str, list[str]] = {}
     for error in sorted(validator.iter_errors(parameters), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(part) for part in error.absolute_path)
         if error.validator == "required":
@@ -136,8 +157,12 @@ def action_type_prepare(*, action_type: ActionType | None = None, **fields) -> t
     unknown = sorted(set(fields) - set(ACTION_TYPE_FIELDS))
     if unknown:
         errors["fields"] = [f"unknown field(s): {', '.join(unknown)}"]
+    # NUL in text and NaN/Infinity anywhere: PostgreSQL refuses the first, and a NaN duration
+    # passes the min/max validators (every comparison is false) and makes wait times NaN.
+    for path in unstorable_json_paths({f: v for f, v in fields.items() if f in ACTION_TYPE_FIELDS}):
+        errors.setdefault(path.split(".")[0], []).append(f"{path}: no NUL characters or NaN/Infinity")
     for field, value in fields.items():
-        if field in ACTION_TYPE_FIELDS:
+        if field in ACTION_TYPE_FIELDS and field not in errors:
             setattr(instance, field, value)
     try:
         instance.full_clean()

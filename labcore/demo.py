@@ -14,21 +14,37 @@ from workflows.choices import ProtocolStatus
 from workflows.models import Action, Project, Protocol, Step
 
 
+def _upsert(model, defaults: dict, **lookup):
+    """``update_or_create`` that writes only when a defined value differs.
+
+    A plain update_or_create saves every row again, which bumps ``updated_at`` and makes the
+    audit triggers record an edit nobody made (18 phantom events per run of seed_demo).
+    """
+    instance = model.objects.filter(**lookup).first()
+    if instance is None:
+        return model.objects.create(**{**defaults, **lookup})
+    changed = [name for name, value in defaults.items() if getattr(instance, name) != value]
+    for name in changed:
+        setattr(instance, name, defaults[name])
+    if changed:
+        auto_now = [field.name for field in model._meta.concrete_fields if getattr(field, "auto_now", False)]
+        instance.save(update_fields=[model._meta.get_field(name).name for name in changed] + auto_now)
+    return instance
+
+
 @transaction.atomic
 def demo_lab_seed() -> dict:
     """Upsert every demo object by its natural key; returns counts of what exists."""
     for device in demo_data.DEVICES:
-        Device.objects.update_or_create(id=device["id"], defaults=device)
+        _upsert(Device, device, id=device["id"])
     action_types = {}
     for spec in demo_data.ACTION_TYPES:
-        action_types[spec["name"]], _ = ActionType.objects.update_or_create(name=spec["name"], defaults=spec)
+        action_types[spec["name"]] = _upsert(ActionType, spec, name=spec["name"])
     plates = {}
     for plate in demo_data.PLATES:
-        plates[plate["barcode"]], _ = Plate.objects.update_or_create(barcode=plate["barcode"], defaults=plate)
+        plates[plate["barcode"]] = _upsert(Plate, plate, barcode=plate["barcode"])
     for sample in demo_data.SAMPLES:
-        Sample.objects.update_or_create(
-            barcode=sample["barcode"], defaults={**sample, "plate": plates[sample["plate"]]}
-        )
+        _upsert(Sample, {**sample, "plate": plates[sample["plate"]]}, barcode=sample["barcode"])
     protocol = _demo_protocol_seed(action_types)
     _demo_users_seed()
     return {
@@ -41,7 +57,7 @@ def demo_lab_seed() -> dict:
 
 def _demo_protocol_seed(action_types: dict) -> Protocol:
     spec = demo_data.PROTOCOL
-    project, _ = Project.objects.update_or_create(name=demo_data.PROJECT["name"], defaults=demo_data.PROJECT)
+    project = _upsert(Project, demo_data.PROJECT, name=demo_data.PROJECT["name"])
     protocol, created = Protocol.objects.get_or_create(
         project=project,
         name=spec["name"],

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from labcore.health import health
@@ -18,7 +18,7 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("health", health, name="health"),
+    re_path(r"^health/?$", health, name="health"),  # with or without a slash, like the API
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

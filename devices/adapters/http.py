@@ -10,6 +10,7 @@ connection error or a 5xx: a read timeout or a 4xx is never retried, as the devi
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 
@@ -36,6 +37,27 @@ class _Failure(Exception):
         self.status, self.reason, self.transient = status, reason, transient
         self.http_status, self.body = http_status, body
         self.attempts = 1  # how many times the request was sent, set by the retry loop
+
+
+def _storable(value):
+    """A device's JSON as PostgreSQL can keep it (jsonb holds neither U+0000 nor NaN/Infinity).
+
+    NUL becomes the visible text ``\\u0000`` and non-finite numbers arrive as their names
+    (``parse_constant``), so the record shows what the device sent instead of the recording of
+    the dispatch failing with a DataError after the physical action happened.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _finite_or_text(literal: str):
+    number = float(literal)
+    return number if math.isfinite(number) else literal  # 1e400 is inf: kept as the device wrote it
 
 
 def _message(body, text: str) -> str:
@@ -99,9 +121,11 @@ class HttpAdapter(Adapter):
         except requests.RequestException as exc:
             raise _Failure(DispatchStatus.ERROR, f"request to {url} failed: {exc}", transient=False) from None
 
-        text = response.text
+        text = _storable(response.text)
         try:
-            parsed = response.json() if text else None
+            parsed = (
+                _storable(json.loads(response.text, parse_constant=str, parse_float=_finite_or_text)) if text else None
+            )
         except ValueError:
             parsed = None
             if response.ok:

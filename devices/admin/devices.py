@@ -26,12 +26,17 @@ class DeviceAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return device_admin_list()
 
+    def get_readonly_fields(self, request, obj=None):
+        # The id is the device's key: saving a new one would insert a second device and leave
+        # the first, with its bookings, queue and run-steps, behind.
+        return [*self.readonly_fields, "id"] if obj is not None else self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        if change and form.changed_data and "id" not in form.changed_data:
+        if change and form.changed_data:
             # Only what the form changed: a full save would write back the status read at the
             # start of the request over a booking made meanwhile.
             obj.save(update_fields=[*form.changed_data, "updated_at"])
-        elif not change or "id" in form.changed_data:
+        elif not change:
             super().save_model(request, obj, form, change)
 
     @admin.display(description="held by")

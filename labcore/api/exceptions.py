@@ -4,16 +4,22 @@
 maps each offending field to its messages for validation errors.
 """
 
+import re
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from labcore.exceptions import ApplicationError
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL SQLSTATE
 
 ERROR_CODES = {
     400: "invalid",
@@ -43,9 +49,24 @@ def _flatten_detail(detail) -> str:
     return str(detail)
 
 
+def _unique_violation_body(exc: IntegrityError) -> dict:
+    """409 body naming the fields of the unique key, from PostgreSQL's "Key (a, b)=(...)" detail."""
+    detail = getattr(getattr(exc.__cause__, "diag", None), "message_detail", None) or ""
+    match = re.match(r"Key \((?P<columns>[^)]*)\)=", detail)
+    columns = [column.strip().strip('"') for column in match["columns"].split(",")] if match else []
+    fields = {column.removesuffix("_id"): ["already exists"] for column in columns}
+    message = "It already exists: " + (", ".join(fields) if fields else "a unique value") + " is taken."
+    return error_body(ERROR_CODES[409], message, fields)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.error, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, IntegrityError) and getattr(exc.__cause__, "sqlstate", None) == UNIQUE_VIOLATION:
+        # Services check uniqueness with full_clean first; this is the race that check cannot
+        # see (two requests creating the same name at once): the loser gets a 409, not a 500.
+        set_rollback()
+        return Response(_unique_violation_body(exc), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | SuspiciousOperation):
         exc = exceptions.ParseError(f"Request rejected: {exc}")
     elif isinstance(exc, DjangoValidationError):

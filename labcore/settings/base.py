@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # PostgreSQL text cannot hold NUL: refuse it in URLs before a lookup turns it into a 500.
+    "labcore.middleware.RejectNullCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,6 +75,8 @@ MIDDLEWARE = [
 PGTRIGGER_MIGRATIONS = False
 PGTRIGGER_INSTALL_ON_MIGRATE = True
 PGHISTORY_ADMIN_ALL_EVENTS = False
+# The events page also for deleted objects (pghistory's own reloads the object: a 500).
+PGHISTORY_ADMIN_CLASS = "audit.admin.AuditEventsAdmin"
 
 ROOT_URLCONF = "labcore.urls"
 WSGI_APPLICATION = "labcore.wsgi.application"

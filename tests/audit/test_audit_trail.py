@@ -79,3 +79,22 @@ def test_the_history_button_leads_to_the_objects_audit_events(admin_client_as_al
     response = client.get(f"/admin/samples/sample/{sample.pk}/history/")
     assert response.status_code == 302
     assert response["Location"] == f"/admin/pghistory/events/?obj=samples.sample%3A{sample.pk}"
+
+
+@pytest.mark.django_db
+def test_the_audit_events_page_of_a_deleted_object_shows_its_history(admin_client_as_alice):
+    # pghistory reloads the object to title the page: for a deleted one that was a 500.
+    client, _ = admin_client_as_alice
+    sample = SampleFactory(barcode="GONE001")
+    pk = sample.pk
+    sample.delete()
+    response = client.get("/admin/pghistory/events/", {"obj": f"samples.sample:{pk}"})
+    assert response.status_code == 200
+    assert b"insert" in response.content and b"delete" in response.content and b"(deleted)" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("obj", ["samples.sample:abc", "workflows.protocol:1.5"])
+def test_the_audit_events_page_refuses_a_key_that_does_not_fit_the_model(admin_client_as_alice, obj):
+    client, _ = admin_client_as_alice
+    assert client.get("/admin/pghistory/events/", {"obj": obj}).status_code == 400

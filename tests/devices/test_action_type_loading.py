@@ -111,3 +111,25 @@ def test_each_error_line_names_the_entry_field_and_line(tmp_path, capsys):
 def test_an_unparseable_file_is_an_error(tmp_path):
     with pytest.raises(CommandError):
         run(tmp_path, "{not json", ".json")
+
+
+UNSTORABLE_YAML = """\
+- name: nan.duration
+  device_kind: other
+  estimated_duration_seconds: .nan
+- name: nul.description
+  device_kind: other
+  description: "bad\\0text"
+- name: nul.mock
+  device_kind: other
+  mock_response: {note: "a\\0b"}
+"""
+
+
+@pytest.mark.django_db
+def test_nul_and_nan_in_a_file_are_reported_errors_and_change_nothing(tmp_path):
+    # NaN passed min/max validators (then made wait times NaN, a 500); NUL crashed the save.
+    with pytest.raises(CommandError) as error:
+        run(tmp_path, UNSTORABLE_YAML)
+    assert "3 error(s)" in str(error.value) and "nothing was changed" in str(error.value)
+    assert not ActionType.objects.exists()

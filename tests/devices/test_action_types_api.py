@@ -109,3 +109,69 @@ def test_the_admin_shows_a_bad_schema_on_its_field(client):
     data["parameter_schema"] = '{"type": "object"}'
     assert client.post(reverse("admin:devices_actiontype_add"), data).status_code == 302
     assert ActionType.objects.filter(name="shaker.shake").exists()
+
+
+@pytest.mark.parametrize("field", ["estimated_duration_seconds", "timeout_seconds", "mock_latency_seconds"])
+@pytest.mark.django_db
+def test_durations_beyond_a_year_are_refused_naming_the_field(api_client, field):
+    # 1e20 s overflowed timedelta in the stall check and 1e308 summed to inf in the wait time.
+    response = api_client.post("/api/action-types", {**NEW_TYPE, field: 1e20}, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["fields"]
+    assert not ActionType.objects.filter(name="shaker.shake").exists()
+
+
+@pytest.mark.django_db
+def test_wait_time_with_the_longest_allowed_actions_answers(api_client):
+    from devices.models import MAX_ACTION_SECONDS
+
+    response = api_client.post(
+        "/api/action-types",
+        {**NEW_TYPE, "device_kind": "incubator", "estimated_duration_seconds": MAX_ACTION_SECONDS},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    from tests.factories import DeviceFactory
+
+    DeviceFactory(id="incubator-9", kind="incubator")
+    ids = []
+    for name in ("holder", "waiter"):
+        created = api_client.post(
+            "/api/workflows",
+            {"name": name, "device_id": "incubator-9", "steps": ["shaker.shake"] * 50},
+            format="json",
+        )
+        assert created.status_code == 201, created.json()
+        ids.append(created.json()["id"])
+    assert api_client.post(f"/api/workflows/{ids[0]}/start").status_code == 200
+    assert api_client.post("/api/devices/incubator-9/queue", {"workflow_id": ids[1]}, format="json").status_code == 201
+    response = api_client.get(f"/api/devices/incubator-9/wait-time?workflow_id={ids[1]}")
+    assert response.status_code == 200
+    assert response.json()["estimated_wait_seconds"] == 50 * MAX_ACTION_SECONDS
+
+
+@pytest.mark.parametrize("name", ["a/b", "two words", "tab\tname"])
+@pytest.mark.django_db
+def test_a_name_that_cannot_be_a_url_key_is_refused(api_client, name):
+    response = api_client.post("/api/action-types", {**NEW_TYPE, "name": name}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "name" in response.json()["fields"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("device_kind", "incubator"), ("name", "robot.suck")])
+@pytest.mark.django_db
+def test_a_type_used_by_protocols_keeps_its_name_and_kind(api_client, demo_lab, field, value):
+    # Changing them re-planned published protocols on other devices and orphaned the logs' names.
+    response = api_client.patch("/api/action-types/robot.aspirate", {field: value}, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["fields"]
+    assert ActionType.objects.get(name="robot.aspirate").device_kind == "robot_arm"
+
+
+@pytest.mark.django_db
+def test_an_unused_type_can_still_be_renamed_and_moved(api_client):
+    assert api_client.post("/api/action-types", NEW_TYPE, format="json").status_code == 201
+    response = api_client.patch(
+        "/api/action-types/shaker.shake", {"name": "shaker.orbit", "device_kind": "incubator"}, format="json"
+    )
+    assert response.status_code == 200, response.json()

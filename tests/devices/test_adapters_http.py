@@ -386,3 +386,51 @@ def test_every_demo_action_runs_through_the_simulator_in_protocol_order(demo_lab
                 assert [row["sample"] for row in result.response["results"]] == list(samples)
         assert sum(simulator.state.executed.values()) == len(plan) == 14
         assert simulator.state.by_device["robot-arm-1"] == 6
+
+
+@pytest.mark.parametrize(
+    ("payload", "stored"),
+    [
+        (
+            b'{"state": "succeeded", "result": {"note": "a\\u0000b", "k\\u0000": 1}}',
+            {"note": "a\\u0000b", "k\\u0000": 1},
+        ),
+        (
+            b'{"state": "succeeded", "result": {"od": NaN, "max": 1e400, "ok": 1.5}}',
+            {"od": "NaN", "max": "1e400", "ok": 1.5},
+        ),
+    ],
+)
+def test_a_device_answer_postgresql_cannot_store_is_kept_as_text_and_logged(
+    api_client, action_types, settings, payload, stored
+):
+    # A device answering U+0000 or NaN made the execution log write fail (jsonb) after the action ran.
+    from executionlogs.models import ExecutionLog
+
+    settings.LABCORE_MOCK_HARDWARE = False
+
+    class Odd(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Odd)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        device = http_device(f"http://127.0.0.1:{server.server_address[1]}")
+        device.kind = DeviceKind.PLATE_READER
+        device.save()
+        response = api_client.post(f"/api/devices/{device.pk}/execute", {"operation": "plate_read"}, format="json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 200, response.content
+    log = ExecutionLog.objects.get(pk=response.json()["execution_log_id"])
+    assert log.response["result"] == stored

@@ -127,3 +127,21 @@ def test_the_change_form_does_not_write_the_status(admin_client):
     admin_client.post(f"/admin/devices/device/{device.pk}/change/", form | {"endpoint": "", "config": "{}"})
     device.refresh_from_db()
     assert device.name == "Renamed" and device.status == DeviceStatus.BUSY
+
+
+def test_the_change_form_cannot_change_a_devices_id(admin_client):
+    # A new primary key saved a second device and left the first, with its bookings, behind.
+    device, holder, _ = busy_device_with_queue(waiting=0)
+    form = {
+        "id": "renamed-id",
+        "name": "Renamed",
+        "kind": device.kind,
+        "adapter": "mock",
+        "endpoint": "",
+        "config": "{}",
+    }
+    response = admin_client.post(f"/admin/devices/device/{device.pk}/change/", form)
+    assert response.status_code == 302
+    assert list(Device.objects.values_list("pk", flat=True)) == [device.pk]
+    assert Device.objects.get(pk=device.pk).name == "Renamed"
+    assert Booking.objects.get(workflow=holder, status=BookingStatus.ACTIVE).device_id == device.pk

@@ -103,3 +103,61 @@ def test_a_deadlock_through_a_workflow_lock_held_elsewhere_is_a_409_not_a_500():
     assert len(failures) <= 1 and all(isinstance(failure, ConflictError) for failure in failures), outcome
     active = list(Booking.objects.active().filter(device=device).values_list("workflow_id", flat=True))
     assert active == ([holder.pk] if outcome["release"] != "ok" else [waiting.pk])
+
+
+@pytest.mark.parametrize("repeat", range(5))
+@pytest.mark.parametrize("service", ["book", "queue"])
+def test_a_booking_racing_a_cancel_never_leaves_the_cancelled_workflow_holding_the_device(service, repeat):
+    """The caller read the workflow as running; a cancel holding the workflow's row commits
+    while the booking runs. The booking must see the cancel (409) instead of booking a device
+    for a cancelled workflow that nothing would ever release."""
+    from workflows.choices import WorkflowStatus
+
+    device = DeviceFactory()
+    workflow = WorkflowFactory(status=WorkflowStatus.RUNNING)
+    stale = Workflow.objects.get(pk=workflow.pk)  # what the API view loaded
+    cancel_holds_the_row = threading.Event()
+    outcome = {}
+
+    def cancel():
+        try:
+            with transaction.atomic():
+                lock_row(Workflow.objects.filter(pk=workflow.pk))
+                Workflow.objects.filter(pk=workflow.pk).update(status=WorkflowStatus.CANCELLED)
+                cancel_holds_the_row.set()
+                time.sleep(0.3)  # the booking starts meanwhile
+        finally:
+            connection.close()
+
+    def book():
+        cancel_holds_the_row.wait(5)
+        try:
+            if service == "book":
+                booking_create(device=device, workflow=stale)
+            else:
+                queue_entry_create(device=device, workflow=stale, priority=Priority.NORMAL)
+            outcome["result"] = "booked"
+        except ConflictError as exc:
+            outcome["result"] = str(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=cancel), threading.Thread(target=book)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert "cancelled" in outcome["result"]
+    assert not Booking.objects.active().filter(workflow_id=workflow.pk).exists()
+    assert Device.objects.get(pk=device.pk).status == "available"
+
+
+def test_booking_for_a_workflow_cancelled_since_it_was_read_is_refused():
+    from workflows.choices import WorkflowStatus
+
+    device = DeviceFactory()
+    stale = WorkflowFactory(status=WorkflowStatus.RUNNING)
+    Workflow.objects.filter(pk=stale.pk).update(status=WorkflowStatus.CANCELLED)
+    with pytest.raises(ConflictError, match="cancelled"):
+        booking_create(device=device, workflow=stale)
+    assert not Booking.objects.filter(workflow_id=stale.pk).exists()

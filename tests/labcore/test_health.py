@@ -39,8 +39,9 @@ def health_with_environment(**overrides) -> dict:
 
 
 @pytest.mark.django_db
-def test_health_is_200_when_database_and_broker_answer(client):
-    response = client.get("/health")
+@pytest.mark.parametrize("path", ["/health", "/health/"])
+def test_health_is_200_when_database_and_broker_answer(client, path):
+    response = client.get(path)
     assert response.status_code == 200
     assert response.json() == {"status": "healthy"}
 

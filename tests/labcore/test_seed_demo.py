@@ -102,3 +102,38 @@ def test_seed_demo_creates_the_demo_and_viewer_users(django_user_model):
     viewer = django_user_model.objects.get(username="viewer")
     assert set(viewer.groups.values_list("name", flat=True)) == {"viewer"}
     assert not viewer.is_superuser
+
+
+def audit_event_counts() -> dict:
+    from audit.models import TRACKED_MODELS
+
+    counts = {}
+    with connection.cursor() as cursor:
+        for model in TRACKED_MODELS:
+            table = f"audit_{model.__name__.lower()}event"
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_records_no_edit_in_the_audit_trail():
+    call_command("seed_demo")
+    before, updated_at = audit_event_counts(), list(Device.objects.order_by("pk").values_list("updated_at", flat=True))
+    call_command("seed_demo")
+    assert audit_event_counts() == before
+    assert list(Device.objects.order_by("pk").values_list("updated_at", flat=True)) == updated_at
+
+
+@pytest.mark.django_db
+def test_seed_demo_brings_a_changed_demo_object_back_and_records_that_one_edit():
+    call_command("seed_demo")
+    ActionType.objects.filter(name="plate_read").update(timeout_seconds=1)
+    before = audit_event_counts()
+    call_command("seed_demo")
+    assert ActionType.objects.get(name="plate_read").timeout_seconds != 1
+    after = audit_event_counts()
+    assert after["audit_actiontypeevent"] == before["audit_actiontypeevent"] + 1
+    assert {k: v for k, v in after.items() if k != "audit_actiontypeevent"} == {
+        k: v for k, v in before.items() if k != "audit_actiontypeevent"
+    }

@@ -84,3 +84,32 @@ def test_execute_needs_operate_devices(demo_lab):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     refused = client.post(URL, {"operation": "pipette_transfer"}, format="json")
     assert refused.status_code == 403 and "operate devices" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [({"model": "msc\u0000v2"}, "parameters.model"), ({"model": "msc-v2", "x\u0000": 1}, "parameters.x\\x00")],
+)
+def test_a_nul_in_the_parameters_is_a_400_before_any_dispatch(api_client, demo_lab, parameters, field, monkeypatch):
+    # PostgreSQL rejects U+0000 in jsonb: it used to reach the hardware, then fail writing the log (a 500
+    # and a physical action with no record).
+    from devices.adapters.mock import MockAdapter
+
+    dispatched = []
+    monkeypatch.setattr(MockAdapter, "dispatch", lambda self, **kwargs: dispatched.append(kwargs))
+    response = api_client.post(
+        "/api/devices/vision-1/execute", {"operation": "vision.analyse", "parameters": parameters}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert field in response.json()["fields"]
+    assert dispatched == [] and not ExecutionLog.objects.exists()
+
+
+def test_a_nul_in_a_protocol_action_parameter_is_refused_by_the_registry(demo_lab):
+    from devices.registry import parameters_errors
+
+    vision = ActionType.objects.get(name="vision.analyse")
+    assert parameters_errors(vision, {"model": "a\u0000"}) == {
+        "parameters.model": ["must not contain the NUL character"]
+    }
+    assert parameters_errors(vision, {"model": ["ok", "b\u0000"]})["parameters.model.1"]

@@ -173,3 +173,21 @@ def test_workflow_detail_queries_do_not_grow_with_its_steps(api_client):
     body = api_client.get(f"/api/workflows/{large.pk}").json()
     assert body["progress"] == {"done": 0, "total": 25} and body["current_action"]["position"] == 1
     assert {"dispatched_at", "duration_seconds", "attempt", "resolution"} <= set(body["steps"][0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect in workflows/services/execution.py _manual_claim (executor hot path, owned by branch perf): "
+    "it does not check that the workflow still holds the step's device, as action_claim does",
+)
+def test_execute_step_refuses_a_device_the_workflow_no_longer_holds(api_client, demo_lab):
+    holder = manual_create(api_client, "released", "SAMPLE001")
+    other = manual_create(api_client, "other", "SAMPLE002")
+    assert api_client.post(f"/api/workflows/{holder}/start").status_code == 200
+    released = api_client.post("/api/devices/liquid-handler-1/release", {"workflow_id": holder}, format="json")
+    assert released.status_code == 200
+    booked = api_client.post("/api/devices/liquid-handler-1/book", {"workflow_id": other}, format="json")
+    assert booked.status_code == 201
+    response = api_client.post(f"/api/workflows/{holder}/execute-step")
+    assert response.status_code == 409, "dispatched to a device booked by another workflow (invariant 1)"
+    assert not ExecutionLog.objects.filter(workflow_id=holder).exists()

@@ -196,3 +196,38 @@ def test_the_run_action_of_the_list_opens_the_run_page(admin_client):
     response = admin_client.post(changelist, {"action": "run_selected", "_selected_action": [protocol.pk]})
     assert response.status_code == 302
     assert response.url == reverse("admin:workflows_protocol_run", args=[protocol.pk])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": "x" * 300}, "name"),
+        ({"name": "bad\u0000name"}, "name"),
+        ({"project": {"name": "p" * 300}}, "name"),
+        ({"description": "held\u0000"}, "description"),
+    ],
+)
+def test_import_of_a_document_the_database_cannot_hold_is_a_form_error(admin_client, demo_lab, change, field):
+    # A model ValidationError (too long, out of range) or a NUL escaped the import view as a 500.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    protocol = Protocol.objects.get(name="MSC passage P3 -> P4")
+    document = json.loads(admin_client.get(reverse("admin:workflows_protocol_export", args=[protocol.pk])).content)
+    document.update(change)
+    upload = SimpleUploadedFile("bad.json", json.dumps(document).encode(), content_type="application/json")
+    response = admin_client.post(reverse("admin:workflows_protocol_import"), {"file": upload, "project": ""})
+    assert response.status_code == 200
+    assert field in response.content.decode()
+    assert Protocol.objects.count() == 1
+
+
+def test_import_of_a_step_name_with_a_nul_names_the_step(demo_lab):
+    from labcore.exceptions import ApplicationError
+    from workflows.services.protocol_io import protocol_export, protocol_import
+
+    document = protocol_export(Protocol.objects.get(name="MSC passage P3 -> P4"))
+    document["version"] = "9.9"
+    document["steps"][1]["name"] = "wash\u0000"
+    with pytest.raises(ApplicationError) as refused:
+        protocol_import(document=document)
+    assert list(refused.value.fields) == ["steps.1.name"]

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from labcore.validators import validate_storable_json
 from workflows.choices import ProtocolStatus
 
 
@@ -92,7 +93,7 @@ class Action(models.Model):
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="actions")
     position = models.PositiveIntegerField()
     action_type = models.ForeignKey("devices.ActionType", on_delete=models.PROTECT, related_name="actions")
-    parameters = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True, validators=[validate_storable_json])
     device = models.ForeignKey(
         "devices.Device",
         null=True,

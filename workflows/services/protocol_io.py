@@ -7,13 +7,15 @@ same document: the graph (steps, actions, parameters, pinned devices, order) is 
 
 import re
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labcore.exceptions import ApplicationError, ConflictError
+from labcore.validators import unstorable_json_paths
 from workflows.choices import ProtocolStatus
 from workflows.models import Project, Protocol
 from workflows.selectors import protocol_list
-from workflows.services.protocols import protocol_create, protocol_publish
+from workflows.services.protocols import project_create, protocol_create, protocol_publish
 
 FORMAT = "labcore.protocol"
 FORMAT_VERSION = 1
@@ -82,11 +84,25 @@ def protocol_import(*, document: dict, project_name: str | None = None, user=Non
     is never overwritten (409): published versions are frozen and drafts are someone's work.
     """
     version_major, version_minor = _document_check(document)
+    unstorable = unstorable_json_paths(document)
+    if unstorable:
+        message = "PostgreSQL cannot store NUL characters or NaN/Infinity"
+        raise ApplicationError(f"{message}: {', '.join(unstorable)}", fields={path: [message] for path in unstorable})
+    try:
+        return _protocol_import(document, version_major, version_minor, project_name=project_name, user=user)
+    except ValidationError as exc:
+        # A name too long, a version out of range...: the admin's import form and the command
+        # report ApplicationError, so a model's ValidationError must not escape as a 500.
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"document": exc.messages}
+        raise ApplicationError("invalid protocol document: " + ", ".join(fields), fields=fields) from exc
+
+
+def _protocol_import(document: dict, version_major: int, version_minor: int, *, project_name, user) -> Protocol:
     project_spec = document["project"]
     name = project_name or project_spec["name"]
     project = Project.objects.filter(name=name).first()
     if project is None:
-        project = Project.objects.create(name=name, description=project_spec.get("description") or "", created_by=user)
+        project = project_create(name=name, description=str(project_spec.get("description") or ""), user=user)
     existing = Protocol.objects.filter(
         project=project, name=document["name"], version_major=version_major, version_minor=version_minor
     ).first()
