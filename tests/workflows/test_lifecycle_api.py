@@ -175,11 +175,6 @@ def test_workflow_detail_queries_do_not_grow_with_its_steps(api_client):
     assert {"dispatched_at", "duration_seconds", "attempt", "resolution"} <= set(body["steps"][0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect in workflows/services/execution.py _manual_claim (executor hot path, owned by branch perf): "
-    "it does not check that the workflow still holds the step's device, as action_claim does",
-)
 def test_execute_step_refuses_a_device_the_workflow_no_longer_holds(api_client, demo_lab):
     holder = manual_create(api_client, "released", "SAMPLE001")
     other = manual_create(api_client, "other", "SAMPLE002")

@@ -298,13 +298,19 @@ def _manual_claim(*, workflow: Workflow) -> RunStep:
         )
     if workflow.status != WorkflowStatus.RUNNING:
         raise _conflict(workflow, "start it before executing steps")
-    step = run_step_next(workflow)
+    step = run_step_next(workflow, for_dispatch=True)
     if step is None:
         raise ConflictError(f"workflow {workflow.pk} has no step left to execute; complete it")
     if step.status in IN_FLIGHT:
         raise ConflictError(f"{run_step_describe(step)} is in flight; wait for it to finish")
     if step.status == RunStepStatus.UNKNOWN:
         raise ConflictError(f"{run_step_describe(step)} has an unknown outcome; resolve it first")
+    if not step.device_held:
+        # Invariant 1: a released (or force-released) device may already be another workflow's.
+        raise ConflictError(
+            f"workflow {workflow.pk} no longer holds {step.device_id}; book it again before executing steps",
+            fields={"device_id": [f"not held by workflow {workflow.pk}"]},
+        )
     return run_step_claim(step)
 
 
