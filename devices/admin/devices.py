@@ -68,27 +68,42 @@ class DeviceAdmin(admin.ModelAdmin):
     def queue_length(self, device):
         return device.queue_length
 
-    @admin.action(description="Force-release the selected devices (hands each on to its queue)", permissions=["change"])
-    def force_release(self, request, queryset):
-        released = 0
-        for device in queryset:
-            if not getattr(device, "active_bookings", None):
-                continue
+    def _apply_to_each(self, request, devices, service, done: str) -> None:
+        """Run ``service(device)`` on each device; a refusal (busy, 409) is reported, not a 500."""
+        count = 0
+        for device in devices:
             try:
-                device_force_release(device=device, user=request.user, reason=f"admin action by {request.user}")
-                released += 1
+                service(device)
+                count += 1
             except ApplicationError as exc:
                 self.message_user(request, f"{device.pk}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"Force-released {released} device(s).", messages.SUCCESS)
+        self.message_user(request, done.format(count=count), messages.SUCCESS)
+
+    @admin.action(description="Force-release the selected devices (hands each on to its queue)", permissions=["change"])
+    def force_release(self, request, queryset):
+        held = [device for device in queryset if getattr(device, "active_bookings", None)]
+        reason = f"admin action by {request.user}"
+        self._apply_to_each(
+            request,
+            held,
+            lambda device: device_force_release(device=device, user=request.user, reason=reason),
+            "Force-released {count} device(s).",
+        )
 
     @admin.action(description="Take the selected devices out of service (maintenance)", permissions=["change"])
     def take_out_of_service(self, request, queryset):
-        for device in queryset:
-            device_status_set(device=device, status=DeviceStatus.MAINTENANCE, user=request.user)
-        self.message_user(request, f"{len(queryset)} device(s) in maintenance.", messages.SUCCESS)
+        self._apply_to_each(
+            request,
+            queryset,
+            lambda device: device_status_set(device=device, status=DeviceStatus.MAINTENANCE, user=request.user),
+            "{count} device(s) in maintenance.",
+        )
 
     @admin.action(description="Put the selected devices back in service (serves their queues)", permissions=["change"])
     def put_back_in_service(self, request, queryset):
-        for device in queryset:
-            device_status_set(device=device, status=DeviceStatus.AVAILABLE, user=request.user)
-        self.message_user(request, f"{len(queryset)} device(s) back in service.", messages.SUCCESS)
+        self._apply_to_each(
+            request,
+            queryset,
+            lambda device: device_status_set(device=device, status=DeviceStatus.AVAILABLE, user=request.user),
+            "{count} device(s) back in service.",
+        )

@@ -29,3 +29,12 @@ def test_issue_token_for_an_unknown_user_creates_nothing():
     with pytest.raises(CommandError, match="no user named 'nobody'"):
         call_command("issue_token", "nobody")
     assert ApiToken.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("days", ["0", "-3", "3651", "99999999"])
+def test_issue_token_refuses_an_expiry_out_of_range_and_creates_nothing(days):
+    UserFactory(username="alice")
+    with pytest.raises(CommandError, match="from 1 to 3650"):
+        call_command("issue_token", "alice", "--expires", days)
+    assert ApiToken.objects.count() == 0

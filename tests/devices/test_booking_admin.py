@@ -1,7 +1,10 @@
 """The devices admin: status, holder and queue; force-release and withdraw as recorded actions."""
 
+import threading
+
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection, transaction
 from django.test import Client
 
 from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
@@ -145,3 +148,32 @@ def test_the_change_form_cannot_change_a_devices_id(admin_client):
     assert list(Device.objects.values_list("pk", flat=True)) == [device.pk]
     assert Device.objects.get(pk=device.pk).name == "Renamed"
     assert Booking.objects.get(workflow=holder, status=BookingStatus.ACTIVE).device_id == device.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_maintenance_action_on_a_device_locked_elsewhere_reports_busy_instead_of_failing(operator_client, settings):
+    settings.LABCORE_LOCK_TIMEOUT_MS = 200
+    device = DeviceFactory()
+    locked, finish = threading.Event(), threading.Event()
+
+    def hold_the_device_row():
+        with transaction.atomic():
+            list(Device.objects.select_for_update().filter(pk=device.pk))
+            locked.set()
+            finish.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_device_row)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        response = operator_client.post(
+            "/admin/devices/device/", {"action": "take_out_of_service", "_selected_action": [device.pk]}, follow=True
+        )
+    finally:
+        finish.set()
+        holder.join()
+    assert response.status_code == 200
+    shown = [str(message) for message in response.context["messages"]]
+    assert any(f"{device.pk}:" in text and "busy" in text for text in shown), shown
+    assert Device.objects.get(pk=device.pk).status == DeviceStatus.AVAILABLE

@@ -5,6 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.services import token_issue, user_by_username
 from labcore.exceptions import NotFound
 
+# Ten years: a longer lifetime is no expiry at all (and overflows date arithmetic past year 9999).
+MAX_EXPIRY_DAYS = 3650
+
 
 class Command(BaseCommand):
     help = "Print a new bearer token for USERNAME (no token is created for an unknown user)."
@@ -19,7 +22,7 @@ class Command(BaseCommand):
             user = user_by_username(username)
         except NotFound as exc:
             raise CommandError(f"{exc}; no token created.") from None
-        if expires is not None and expires <= 0:
-            raise CommandError("--expires must be a positive number of days.")
+        if expires is not None and not 0 < expires <= MAX_EXPIRY_DAYS:
+            raise CommandError(f"--expires must be a number of days from 1 to {MAX_EXPIRY_DAYS}.")
         _, key = token_issue(user=user, name=name, expires_in_days=expires)
         self.stdout.write(key)
