@@ -18,11 +18,20 @@ from devices.choices import (
 from devices.querysets import BookingQuerySet, DeviceQuerySet, QueueEntryQuerySet
 from labcore.validators import validate_storable_json
 
+# Words that follow /api/execution-logs/ as endpoints of their own; a device so named would be
+# unreachable at /api/execution-logs/{device_id}.
+RESERVED_DEVICE_IDS = {"search", "export"}
+
+
+def validate_device_id_not_reserved(value: str) -> None:
+    if value in RESERVED_DEVICE_IDS:
+        raise ValidationError(f"{value!r} is reserved by the API; choose another device id.")
+
 
 class Device(models.Model):
     """One instrument. Its id is a readable slug (``liquid-handler-1``) used in every API path."""
 
-    id = models.SlugField(primary_key=True, max_length=64)
+    id = models.SlugField(primary_key=True, max_length=64, validators=[validate_device_id_not_reserved])
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, choices=DeviceKind.choices, db_index=True)
     status = models.CharField(

@@ -74,3 +74,10 @@ def device_admin_list() -> QuerySet[Device]:
             to_attr="active_bookings",
         )
     )
+
+
+def device_in_use(device: Device) -> bool:
+    """True when a protocol action is pinned to ``device`` or a run-step was planned on it."""
+    from workflows.models import Action, RunStep
+
+    return Action.objects.filter(device=device).exists() or RunStep.objects.filter(device=device).exists()

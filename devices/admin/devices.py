@@ -7,7 +7,7 @@ from django.utils.safestring import mark_safe
 
 from devices.choices import DeviceStatus
 from devices.models import Device
-from devices.selectors import device_admin_list, device_queue
+from devices.selectors import device_admin_list, device_in_use, device_queue
 from devices.services import device_force_release, device_status_set
 from labcore.exceptions import ApplicationError
 
@@ -29,7 +29,14 @@ class DeviceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The id is the device's key: saving a new one would insert a second device and leave
         # the first, with its bookings, queue and run-steps, behind.
-        return [*self.readonly_fields, "id"] if obj is not None else self.readonly_fields
+        if obj is None:
+            return self.readonly_fields
+        fields = [*self.readonly_fields, "id"]
+        if device_in_use(obj):
+            # Protocol actions pinned to it and run-steps planned on it chose it for its kind;
+            # another kind would send them actions it cannot perform.
+            fields.append("kind")
+        return fields
 
     def save_model(self, request, obj, form, change):
         if change and form.changed_data:

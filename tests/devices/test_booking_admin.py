@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.test import Client
 
-from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
+from devices.choices import BookingStatus, DeviceKind, DeviceStatus, Priority, QueueEntryStatus
 from devices.models import Booking, Device, QueueEntry
 from devices.services import booking_create, queue_entry_create
 from tests.factories import DeviceFactory, UserFactory, WorkflowFactory
@@ -177,3 +177,33 @@ def test_a_maintenance_action_on_a_device_locked_elsewhere_reports_busy_instead_
     shown = [str(message) for message in response.context["messages"]]
     assert any(f"{device.pk}:" in text and "busy" in text for text in shown), shown
     assert Device.objects.get(pk=device.pk).status == DeviceStatus.AVAILABLE
+
+
+def device_form(device, **changes) -> dict:
+    return {"name": device.name, "kind": device.kind, "adapter": "mock", "endpoint": "", "config": "{}"} | changes
+
+
+def test_a_device_in_use_keeps_its_kind(admin_client):
+    # Run-steps planned on it (and actions pinned to it) chose it for its kind.
+    from tests.workflows.executor_support import action_type_make, workflow_make
+
+    device = DeviceFactory(kind=DeviceKind.LIQUID_HANDLER)
+    workflow_make([(action_type_make("test.kind_in_use"), device)])
+    admin_client.post(f"/admin/devices/device/{device.pk}/change/", device_form(device, kind=DeviceKind.INCUBATOR))
+    assert Device.objects.get(pk=device.pk).kind == DeviceKind.LIQUID_HANDLER
+
+
+def test_a_device_nothing_uses_may_change_kind(admin_client):
+    device = DeviceFactory(kind=DeviceKind.LIQUID_HANDLER)
+    admin_client.post(f"/admin/devices/device/{device.pk}/change/", device_form(device, kind=DeviceKind.INCUBATOR))
+    assert Device.objects.get(pk=device.pk).kind == DeviceKind.INCUBATOR
+
+
+@pytest.mark.parametrize("reserved", ["search", "export"])
+def test_a_device_cannot_take_an_id_the_log_api_reserves(admin_client, reserved):
+    response = admin_client.post(
+        "/admin/devices/device/add/",
+        {"id": reserved, "name": "x", "kind": "other"} | {"adapter": "mock", "endpoint": "", "config": "{}"},
+    )
+    assert response.status_code == 200 and "reserved by the API" in response.content.decode()
+    assert not Device.objects.filter(pk=reserved).exists()
