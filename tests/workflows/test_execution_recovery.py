@@ -6,12 +6,19 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from devices.models import Booking
 from executionlogs.models import ExecutionLog
 from labcore.exceptions import ApplicationError, ConflictError, NotFound
-from tests.workflows.executor_support import action_type_make, device_make, operator_make, workflow_make
+from tests.workflows.executor_support import action_type_make, device_make, operator_make, status_of, workflow_make
 from workflows.choices import RunStepStatus, WorkflowStatus
 from workflows.services.dispatch import action_claim
-from workflows.services.execution import workflow_action_run, workflow_resume, workflow_start
+from workflows.services.execution import (
+    workflow_action_run,
+    workflow_cancel,
+    workflow_granted_start,
+    workflow_resume,
+    workflow_start,
+)
 from workflows.services.recovery import executor_recover, stale_dispatching_steps, workflow_resolve
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +156,23 @@ def test_recovery_restarts_a_running_workflow_whose_next_task_was_lost(settings)
     workflow_action_run(workflow_id=retrying.pk)  # failed once, waiting out a 120 s backoff
     assert executor_recover(now=timezone.now())["advanced"] == 0  # recent news: nothing to do
     assert executor_recover(now=timezone.now() + timedelta(seconds=60))["advanced"] == 1  # only the stalled one
+
+
+def test_recovery_starts_a_queued_workflow_whose_grant_task_was_lost():
+    # The hand-off commits the bookings and only then enqueues workflow_granted; if that enqueue
+    # is lost (broker down, the receiver logs and goes on) or the task gives up its lock retries,
+    # the workflow stays queued while holding its devices, and nothing else would ever start it.
+    transfer = action_type_make("test.recover_grant")
+    first = workflow_make([(transfer, device_make("handler-grant"))])
+    workflow_start(workflow=first)
+    granted = workflow_make([(transfer, first.run_steps.get().device)])
+    workflow_start(workflow=granted)
+    waiting = workflow_make([(transfer, first.run_steps.get().device)])
+    workflow_start(workflow=waiting)
+    assert status_of(granted) == status_of(waiting) == WorkflowStatus.QUEUED
+    workflow_cancel(workflow=first)  # hands the device to `granted`; its on-commit task never runs here
+    assert Booking.objects.active().filter(workflow=granted).exists()
+    assert executor_recover(now=timezone.now())["granted"] == 0  # a fresh grant: its task is on its way
+    assert executor_recover(now=timezone.now() + timedelta(seconds=60))["granted"] == 1  # not `waiting`
+    workflow_granted_start(workflow_id=granted.pk)  # what the re-sent task runs
+    assert status_of(granted) == WorkflowStatus.RUNNING

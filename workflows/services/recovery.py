@@ -12,10 +12,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from devices.models import Booking, QueueEntry
 from executionlogs.choices import Cause, LogStatus
 from executionlogs.services import execution_log_create
 from labcore.exceptions import ApplicationError, ConflictError, NotFound
@@ -105,7 +106,7 @@ def run_step_recover(*, run_step_id: int, attempt_id: str) -> RunStep | None:
 
 def executor_recover(*, now=None) -> dict:
     """The periodic scan: settle lost dispatches, re-poll forgotten long operations, restart stalls."""
-    from workflows.tasks import run_step_poll, workflow_advance
+    from workflows.tasks import run_step_poll, workflow_advance, workflow_granted
 
     now = now or timezone.now()
     recovered = [
@@ -138,11 +139,37 @@ def executor_recover(*, now=None) -> dict:
     )
     for workflow_id in stalled:
         workflow_advance.delay(workflow_id)
+    granted = queued_workflows_granted(now=now)
+    for workflow_id in granted:
+        workflow_granted.delay(workflow_id)
     return {
         "recovered": sum(1 for step in recovered if step is not None),
         "repolled": len(overdue_polls),
         "advanced": len(stalled),
+        "granted": len(granted),
     }
+
+
+def queued_workflows_granted(*, now) -> list[int]:
+    """Queued workflows handed their devices a while ago that never started (their grant task was lost).
+
+    The hand-off commits the bookings, then enqueues ``workflow_granted`` on commit: a broker
+    hiccup there, or a task that gave up its lock retries, would leave the workflow queued and
+    holding its devices forever. Granted means: no queue entry still waiting, and an active
+    booking of every device of its run-steps, the newest one older than the margin.
+    """
+    waiting = QueueEntry.objects.waiting().filter(workflow_id=OuterRef("pk"))
+    held = Booking.objects.active().filter(workflow_id=OuterRef("workflow_id"), device_id=OuterRef("device_id"))
+    not_held = RunStep.objects.filter(workflow_id=OuterRef("pk")).exclude(Exists(held))
+    fresh = Booking.objects.active().filter(workflow_id=OuterRef("pk"), booked_at__gte=now - _margin())
+    return list(
+        Workflow.objects.filter(status=WorkflowStatus.QUEUED)
+        .filter(Exists(Booking.objects.active().filter(workflow_id=OuterRef("pk"))))
+        .exclude(Exists(waiting))
+        .exclude(Exists(not_held))
+        .exclude(Exists(fresh))
+        .values_list("pk", flat=True)
+    )
 
 
 @transaction.atomic
