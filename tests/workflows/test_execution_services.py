@@ -20,6 +20,7 @@ from workflows.choices import RunStepStatus, WorkflowStatus
 from workflows.models import RunStep
 from workflows.services.dispatch import TransactionHeldDuringDispatch, action_claim, action_dispatch, dispatch_context
 from workflows.services.execution import (
+    action_record_retrying,
     run_step_poll_run,
     workflow_action_run,
     workflow_cancel,
@@ -393,3 +394,42 @@ def test_resume_short_of_a_device_gives_back_what_it_holds_so_two_runs_cannot_wa
         second.pk,
     }
     assert QueueEntry.objects.waiting().filter(workflow=holder).count() == 2  # one request for its whole set
+
+
+def test_resume_short_of_a_device_never_hands_on_the_device_of_an_action_in_flight(two_devices, transfer):
+    """W pauses while its step 1 runs on A; B is force-released and taken by another run. Resuming
+    must not give A back while the action is still on it (X, queued for A, would be granted A and
+    dispatch to it alongside W's action): 409, W stays paused and keeps A until it is recorded."""
+    first, second = two_devices
+    holder = workflow_make([(transfer, first), (transfer, second)])
+    workflow_start(workflow=holder)
+    in_flight = action_claim(workflow_id=holder.pk)  # a worker is mid-action on A
+    workflow_pause(workflow=holder)
+    device_force_release(device=second, user=operator_make(), reason="recalibration")
+    booking_create(device=second, workflow=workflow_make([(transfer, second)], mode="manual"))
+    waiter = workflow_make([(transfer, first)])
+    workflow_start(workflow=waiter)
+
+    with pytest.raises(ConflictError, match="in flight"):
+        workflow_resume(workflow=holder)
+
+    holder.refresh_from_db()
+    assert holder.status == WorkflowStatus.PAUSED
+    assert Booking.objects.active().get(device=first).workflow_id == holder.pk
+    assert not QueueEntry.objects.waiting().filter(workflow=holder).exists()
+    # Once the action is recorded, resume gives everything back and waits for the whole set.
+    action_record_retrying(
+        run_step_id=in_flight.pk,
+        attempt_id=str(in_flight.attempt_id),
+        **dict(
+            zip(
+                ("result", "started_at", "finished_at"),
+                action_dispatch(in_flight, context=dispatch_context(in_flight)),
+                strict=True,
+            )
+        ),
+    )
+    workflow_resume(workflow=holder)
+    holder.refresh_from_db()
+    assert holder.status == WorkflowStatus.QUEUED
+    assert Booking.objects.active().get(device=first).workflow_id == waiter.pk

@@ -235,6 +235,15 @@ def _devices_reacquire(workflow: Workflow) -> bool:
     devices = workflow_device_set(workflow)
     if workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
         return True
+    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT).select_related("action_type").first()
+    if in_flight is not None:
+        # Giving everything back would hand on the device an action still runs on (exclusive use,
+        # invariant 1); the raise rolls back the queue request just made. Resume once it is recorded.
+        raise ConflictError(
+            f"{run_step_describe(in_flight)} is in flight and workflow {workflow.pk} is short of a device; "
+            "resume once that action is recorded",
+            fields={"status": [workflow.status]},
+        )
     workflow_devices_release(workflow=workflow, reason="resumed short of a device; waiting for its whole set")
     return workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority)
 
