@@ -81,11 +81,23 @@ class Editor:
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
         element.click()
 
+    def click_to_next_page(self, element) -> None:
+        """Click something that loads a new page, and wait until the old page is gone.
+
+        Without the wait, the next find() can match the old page's element (say its message
+        list) just before the browser replaces it: a stale element, or the old page's text.
+        """
+        from selenium.webdriver.support import expected_conditions as ec
+
+        old_page = self.driver.find_element("tag name", "html")
+        self.click(element)
+        self.wait.until(ec.staleness_of(old_page))
+
     def login(self, username, password) -> None:
         self.driver.get(self.base_url + "/admin/login/")
         self.find("#id_username").send_keys(username)
         self.find("#id_password").send_keys(password)
-        self.click(self.find("input[type=submit]"))
+        self.click_to_next_page(self.find("input[type=submit]"))
         self.find("#user-tools")
 
     def type_into(self, css, text) -> None:
@@ -124,7 +136,7 @@ class Editor:
         self.wait.until(lambda d: d.find_element(By.ID, select_id).get_attribute("value"))
 
     def save_and_continue(self) -> None:
-        self.click(self.find("input[name=_continue]"))
+        self.click_to_next_page(self.find("input[name=_continue]"))
         self.find("#content")
 
     def drag_step_above(self, moving_index, target_index) -> None:
@@ -211,7 +223,7 @@ def test_a_scientist_builds_fixes_and_publishes_a_protocol(browser, live_server,
     assert protocol.steps.get(name="Wash").actions.get(position=2).parameters == {"volume_ul": 1200}
 
     # Publish, then the page is read-only and says why.
-    editor.click(editor.find("#protocol-publish"))
+    editor.click_to_next_page(editor.find("#protocol-publish"))
     messages = editor.find("ul.messagelist").text
     editor.shot("published")
     assert "Published" in messages and "published and frozen: edits are refused" in messages
