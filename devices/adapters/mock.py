@@ -135,14 +135,7 @@ class MockAdapter(Adapter):
                 outcome = OUTCOME_HANG
             duration = timeout if outcome == OUTCOME_HANG else latency
             operation_id = encode_operation_id(self.clock() + duration, outcome)
-            return DispatchResult(
-                status=DispatchStatus.PENDING,
-                request=request,
-                response={"operation_id": operation_id, "status": "running"},
-                latency_ms=(time.monotonic() - started) * 1000,
-                operation_id=operation_id,
-                poll_after_seconds=_poll_delay(duration),
-            )
+            return _running(request, operation_id, started=started, remaining=duration)
 
         if outcome == OUTCOME_HANG or latency > timeout:
             # A device that does not answer in time: wait as long as a real call would.
@@ -184,14 +177,7 @@ class MockAdapter(Adapter):
         ready_epoch, outcome = decoded
         remaining = ready_epoch - self.clock()
         if remaining > 0:
-            return DispatchResult(
-                status=DispatchStatus.PENDING,
-                request=request,
-                response={"operation_id": operation_id, "status": "running"},
-                latency_ms=(time.monotonic() - started) * 1000,
-                operation_id=operation_id,
-                poll_after_seconds=_poll_delay(remaining),
-            )
+            return _running(request, operation_id, started=started, remaining=remaining)
         if outcome == OUTCOME_HANG:
             status, error = (
                 DispatchStatus.TIMEOUT,
@@ -227,6 +213,18 @@ class MockAdapter(Adapter):
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.sleep(seconds)
+
+
+def _running(request: dict, operation_id: str, *, started: float, remaining: float) -> DispatchResult:
+    """A long operation still under way: poll it again when it may be done (within bounds)."""
+    return DispatchResult(
+        status=DispatchStatus.PENDING,
+        request=request,
+        response={"operation_id": operation_id, "status": "running"},
+        latency_ms=(time.monotonic() - started) * 1000,
+        operation_id=operation_id,
+        poll_after_seconds=_poll_delay(remaining),
+    )
 
 
 def _poll_delay(remaining: float) -> float:
