@@ -128,7 +128,20 @@ class ActionFormSet(nested_admin.NestedInlineFormSet):
         return super().get_queryset()
 
 
-class ActionInline(nested_admin.NestedTabularInline):
+class FrozenWhenPublishedMixin:
+    """Inline rows of a published protocol cannot be added, changed or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _frozen(request) and super().has_delete_permission(request, obj)
+
+
+class ActionInline(FrozenWhenPublishedMixin, nested_admin.NestedTabularInline):
     model = Action
     form = ActionForm
     formset = ActionFormSet
@@ -153,17 +166,8 @@ class ActionInline(nested_admin.NestedTabularInline):
             )
         return field
 
-    def has_add_permission(self, request, obj=None):
-        return not _frozen(request) and super().has_add_permission(request, obj)
 
-    def has_change_permission(self, request, obj=None):
-        return not _frozen(request) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not _frozen(request) and super().has_delete_permission(request, obj)
-
-
-class StepInline(nested_admin.NestedStackedInline):
+class StepInline(FrozenWhenPublishedMixin, nested_admin.NestedStackedInline):
     model = Step
     form = StepForm
     extra = 0
@@ -174,15 +178,6 @@ class StepInline(nested_admin.NestedStackedInline):
     def get_queryset(self, request):
         actions = Action.objects.select_related("action_type", "device").order_by("position")
         return super().get_queryset(request).prefetch_related(Prefetch("actions", queryset=actions))
-
-    def has_add_permission(self, request, obj=None):
-        return not _frozen(request) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return not _frozen(request) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not _frozen(request) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Protocol)
