@@ -1,3 +1,9 @@
+"""Statuses of protocols, workflows and run-steps, and the groups every module reads them by.
+
+The groups are the one definition of "finished", "in flight", "done": services, selectors,
+admin, the executor's hand-written SQL (``sql_in``) and index conditions all import them.
+"""
+
 from django.db import models
 
 
@@ -16,7 +22,10 @@ class WorkflowStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# A finished workflow never changes status again.
 FINISHED_WORKFLOW_STATUSES = (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
+# Started and not finished: it may hold devices or wait for them.
+ACTIVE_WORKFLOW_STATUSES = (WorkflowStatus.QUEUED, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
 
 
 class WorkflowMode(models.TextChoices):
@@ -32,3 +41,29 @@ class RunStepStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Outcome unknown: needs an operator"
     SKIPPED = "skipped", "Skipped"
+
+
+# Done: nothing left to do for this step; the run goes on after it.
+DONE_STEP_STATUSES = (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)
+# In flight: a worker has claimed it and the device may be acting.
+IN_FLIGHT_STEP_STATUSES = (RunStepStatus.DISPATCHING, RunStepStatus.WAITING)
+# Ended without success: the run cannot go past it without a decision.
+STOPPED_STEP_STATUSES = (RunStepStatus.FAILED, RunStepStatus.UNKNOWN)
+
+
+class EventActor(models.TextChoices):
+    """Who or what changed a status, when no person did."""
+
+    EXECUTOR = "executor", "Executor"
+    RECOVERY = "recovery", "Recovery scan"
+    SCHEDULER = "scheduler", "Scheduler"
+    SYSTEM = "system", "System"
+
+
+def sql_in(statuses) -> str:
+    """``('a', 'b')``: a status group as an SQL literal list, for hand-written SQL and partial indexes.
+
+    Literals rather than parameters so the planner can match a partial index whose predicate is
+    the same list. The values are our own choices, never client input.
+    """
+    return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"

@@ -1,4 +1,15 @@
 from workflows.models.definitions import Action, Project, Protocol, Step
+from workflows.models.events import AppendOnlyEventError, WorkflowEvent
 from workflows.models.runs import RunStep, Workflow, WorkflowSample
 
-__all__ = ["Action", "Project", "Protocol", "RunStep", "Step", "Workflow", "WorkflowSample"]
+__all__ = [
+    "Action",
+    "AppendOnlyEventError",
+    "Project",
+    "Protocol",
+    "RunStep",
+    "Step",
+    "Workflow",
+    "WorkflowEvent",
+    "WorkflowSample",
+]

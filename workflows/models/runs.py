@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from devices.choices import Priority
-from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
+from workflows.choices import DONE_STEP_STATUSES, RunStepStatus, WorkflowMode, WorkflowStatus
 
 
 class Workflow(models.Model):
@@ -30,7 +30,9 @@ class Workflow(models.Model):
     status = models.CharField(
         max_length=16, choices=WorkflowStatus.choices, default=WorkflowStatus.CREATED, db_index=True
     )
-    status_reason = models.TextField(blank=True, help_text="Why it is paused, failed or cancelled.")
+    status_reason = models.TextField(
+        blank=True, help_text="Why it is in its status now; its events keep every earlier reason."
+    )
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     samples = models.ManyToManyField("samples.Sample", through="WorkflowSample", related_name="workflows")
     created_by = models.ForeignKey(
@@ -110,7 +112,7 @@ class RunStep(models.Model):
             # with the steps already done.
             models.Index(
                 fields=["workflow", "position"],
-                condition=~models.Q(status__in=["succeeded", "skipped"]),
+                condition=~models.Q(status__in=DONE_STEP_STATUSES),
                 name="runstep_todo_order",
             ),
         ]

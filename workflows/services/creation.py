@@ -16,6 +16,7 @@ from labcore.exceptions import ApplicationError, ConflictError
 from samples.models import Sample
 from workflows.choices import WorkflowMode
 from workflows.models import Action, Protocol, RunStep, Workflow, WorkflowSample
+from workflows.services import transitions
 
 
 def _samples_check(samples: Sequence[Sample]) -> list[Sample]:
@@ -42,6 +43,7 @@ def _workflow_write(*, workflow: Workflow, samples: list[Sample], run_steps: lis
         run_step.workflow = workflow
         run_step.position = position
     RunStep.objects.bulk_create(run_steps)
+    transitions.workflow_created(workflow, by=transitions.Actor.of(workflow.created_by))
     return workflow
 
 

@@ -9,12 +9,10 @@ Every path that runs an action goes through here: the Celery tasks of auto mode,
 - A claim marks the run-step ``dispatching`` with a fresh ``attempt_id`` and COMMITS before any
   hardware I/O (invariant 3); the result is recorded only if that attempt id still matches, so a
   duplicate or late delivery changes nothing.
-- Long operations come back PENDING: the step waits with its operation id and a poll task is
-  scheduled with a countdown, so no worker is held while the hardware works (invariant 7).
+- This module claims and dispatches; what happens to the run is decided in ``transitions``.
 """
 
 import logging
-import uuid
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
@@ -24,33 +22,16 @@ from django.utils import timezone
 
 from devices.adapters import DispatchContext, DispatchResult, DispatchStatus, adapter_for
 from devices.models import Booking
-from executionlogs.choices import LogStatus
-from labcore.locking import lock_row
-from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
+from workflows.choices import DONE_STEP_STATUSES, RunStepStatus, WorkflowMode, WorkflowStatus
 from workflows.models import RunStep, Workflow, WorkflowSample
-from workflows.services.hotpath import claim_next, row_update
+from workflows.services import transitions
+from workflows.services.transitions import EXECUTOR, claim_next, run_step_describe
 
 logger = logging.getLogger(__name__)
-
-IN_FLIGHT = (RunStepStatus.DISPATCHING, RunStepStatus.WAITING)
-DONE = (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)
-LOG_STATUS = {
-    DispatchStatus.SUCCESS: LogStatus.SUCCESS,
-    DispatchStatus.ERROR: LogStatus.ERROR,
-    DispatchStatus.TIMEOUT: LogStatus.TIMEOUT,
-}
 
 
 class TransactionHeldDuringDispatch(RuntimeError):
     """Hardware I/O was attempted inside a transaction: a programming error (invariant 3)."""
-
-
-# --- small shared helpers ------------------------------------------------------------------------
-
-
-def workflow_lock(workflow_id: int) -> Workflow | None:
-    """Lock one workflow row (the first lock of every executor transaction)."""
-    return lock_row(Workflow.objects.filter(pk=workflow_id), what=f"workflow {workflow_id}")
 
 
 def run_step_next(workflow: Workflow, *, for_dispatch: bool = False) -> RunStep | None:
@@ -60,7 +41,7 @@ def run_step_next(workflow: Workflow, *, for_dispatch: bool = False) -> RunStep 
     device and the workflow's sample barcodes (what a dispatch needs), saving two round trips
     per action.
     """
-    steps = workflow.run_steps.select_related("action_type", "device").exclude(status__in=DONE)
+    steps = workflow.run_steps.select_related("action_type", "device").exclude(status__in=DONE_STEP_STATUSES)
     if for_dispatch:
         steps = steps.annotate(
             device_held=Exists(
@@ -75,124 +56,51 @@ def run_step_next(workflow: Workflow, *, for_dispatch: bool = False) -> RunStep 
     return steps.order_by("position").first()
 
 
-def run_step_describe(step: RunStep) -> str:
-    return f"step {step.position} ({step.action_type.name} on {step.device_id})"
-
-
 def retry_backoff_seconds(attempt: int) -> float:
     """Exponential backoff before retrying a safe-to-repeat action after failed attempt ``attempt``."""
     base = settings.LABCORE_EXECUTOR_RETRY_BACKOFF_SECONDS
     return min(base * (2 ** max(attempt - 1, 0)), settings.LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS)
 
 
-def enqueue_advance(workflow_id: int, *, countdown: float = 0) -> None:
-    """Enqueue the next action of ``workflow_id`` once the current transaction commits."""
-    from workflows.tasks import workflow_advance
-
-    def send():
-        if countdown > 0:
-            workflow_advance.apply_async(args=[workflow_id], countdown=countdown)
-        else:
-            workflow_advance.delay(workflow_id)
-
-    transaction.on_commit(send)
-
-
-def enqueue_poll(run_step_id: int, attempt_id: str, *, countdown: float) -> None:
-    from workflows.tasks import run_step_poll
-
-    transaction.on_commit(lambda: run_step_poll.apply_async(args=[run_step_id, attempt_id], countdown=countdown))
-
-
-def workflow_devices_free(workflow: Workflow, *, user=None, reason: str = "") -> None:
-    """Release every device of a finished workflow and hand each to its queue (same transaction)."""
-    from devices.services import workflow_devices_release
-
-    workflow_devices_release(workflow=workflow, user=user, reason=reason)
-
-
-def workflow_settle(workflow: Workflow, *, status: str, reason: str = "", user=None) -> None:
-    """End ``workflow`` (completed, failed) and free its devices. Caller holds the workflow lock."""
-    workflow.status = status
-    workflow.status_reason = reason
-    workflow.finished_at = timezone.now()
-    workflow.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
-    workflow_devices_free(workflow, user=user, reason=reason or status)
-
-
-def workflow_pause_for(workflow: Workflow, reason: str) -> None:
-    """Pause a running workflow for an operator. Caller holds the workflow lock."""
-    workflow.status = WorkflowStatus.PAUSED
-    workflow.status_reason = reason
-    workflow.save(update_fields=["status", "status_reason", "updated_at"])
-
-
 # --- claim ---------------------------------------------------------------------------------------
-
-
-def run_step_claim(step: RunStep) -> RunStep:
-    """Mark ``step`` dispatching with a fresh attempt id. Caller holds the workflow lock."""
-    now = timezone.now()
-    step.status = RunStepStatus.DISPATCHING
-    step.attempt += 1
-    step.attempt_id = uuid.uuid4()
-    step.dispatched_at = now
-    step.started_at = step.started_at or now
-    step.retry_at = None
-    step.operation_id = ""
-    step.poll_due_at = None
-    # A plain UPDATE rather than save(): the same row and values, less ORM work per action.
-    row_update(
-        step,
-        ["status", "attempt", "attempt_id", "dispatched_at", "started_at", "retry_at", "operation_id", "poll_due_at"],
-    )
-    return step
 
 
 @transaction.atomic
 def action_claim(*, workflow_id: int) -> RunStep | None:
-    """Claim the next action of a running auto workflow, or settle it; None when nothing to dispatch.
+    """Claim the next action of a running auto workflow, or let the state machine settle it.
 
     Idempotent: a redelivered or duplicate task finds the step in flight (or the workflow
     paused, cancelled, finished) and returns None without side effects.
     """
     # The common case in one round trip: lock the workflow row and claim its next step if every
-    # check below would let it go (hotpath.py). Otherwise decide here, under the same lock.
+    # check below would let it go (transitions.claim_next). Otherwise decide here, under the same lock.
     workflow, claimed = claim_next(workflow_id)
     if claimed is not None:
         return claimed
     if workflow is None or workflow.status != WorkflowStatus.RUNNING or workflow.mode != WorkflowMode.AUTO:
         return None
     step = run_step_next(workflow, for_dispatch=True)
-    if step is None:
-        workflow_settle(workflow, status=WorkflowStatus.COMPLETED)
-        return None
-    if step.status in IN_FLIGHT:
-        return None  # its own completion enqueues what comes next
-    if step.status == RunStepStatus.UNKNOWN:
-        workflow_pause_for(workflow, f"{run_step_describe(step)}: outcome unknown; resolve it, then resume")
-        return None
-    if step.status == RunStepStatus.FAILED:
-        workflow_settle(
-            workflow, status=WorkflowStatus.FAILED, reason=step.error or f"{run_step_describe(step)} failed"
-        )
-        return None
-    if step.retry_at and step.retry_at > timezone.now():
-        # A backoff is running; a resume or duplicate task must not cut it short.
-        enqueue_advance(workflow_id, countdown=(step.retry_at - timezone.now()).total_seconds())
+    if step is None or step.status != RunStepStatus.PENDING or (step.retry_at and step.retry_at > timezone.now()):
+        # Every step done, one in flight, failed or unknown, or a backoff running: not a claim.
+        transitions.workflow_next(workflow, step, by=EXECUTOR)
         return None
     if not step.device_held:
         # Exclusive use (invariant 1): an operator may have force-released the device. Never
         # dispatch to a device the workflow does not hold; resume books it again (or queues).
-        workflow_pause_for(workflow, f"{run_step_describe(step)}: device {step.device_id} is no longer booked by it")
+        transitions.workflow_pause(
+            workflow,
+            by=EXECUTOR,
+            reason=f"{run_step_describe(step)}: device {step.device_id} is no longer booked by it",
+        )
         return None
-    return run_step_claim(step)
+    return transitions.step_claim(step, by=EXECUTOR)
 
 
 # --- dispatch (no transaction, no lock) ------------------------------------------------------------
 
 
-def _assert_no_transaction() -> None:
+def assert_no_transaction() -> None:
+    """Refuse hardware I/O inside a transaction (invariant 3)."""
     # The test runner's own wrapping transaction (TestCase) is not ours; any other is a bug.
     if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
         raise TransactionHeldDuringDispatch("hardware I/O must not run inside a transaction (invariant 3)")
@@ -214,7 +122,7 @@ def dispatch_context(step: RunStep) -> DispatchContext:
 
 def action_dispatch(step: RunStep, *, context: DispatchContext) -> tuple[DispatchResult, object, object]:
     """Send a claimed action to its device through the adapter; returns (result, started, finished)."""
-    _assert_no_transaction()
+    assert_no_transaction()
     started_at = timezone.now()
     try:
         result = adapter_for(step.device).dispatch(
@@ -232,7 +140,7 @@ def action_dispatch(step: RunStep, *, context: DispatchContext) -> tuple[Dispatc
 
 def action_poll(step: RunStep, *, context: DispatchContext) -> tuple[DispatchResult, object, object]:
     """Ask the device about a long operation (no transaction, no lock)."""
-    _assert_no_transaction()
+    assert_no_transaction()
     started_at = timezone.now()
     try:
         result = adapter_for(step.device).poll(

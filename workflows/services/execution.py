@@ -1,9 +1,10 @@
 """Running workflows: start, pause, resume, cancel, complete, execute-step, and one action of auto mode.
 
 Lifecycle services lock the workflow row first (then, inside the booking services, device rows
-in id order) and raise ConflictError naming the current state when it forbids the transition.
-Pause and cancel only change the workflow row: an action in flight finishes and is recorded,
-and the next action boundary sees the new state (invariant 4).
+in id order) and raise ConflictError naming the current state when it forbids the transition;
+the state changes themselves are ``transitions``'. Pause and cancel only change the workflow
+row: an action in flight finishes and is recorded, and the next action boundary sees the new
+state (invariant 4). ``user`` and ``via`` (e.g. "token ci-bot") name who did it in the events.
 """
 
 import time
@@ -14,25 +15,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.models import Booking, Device
+from devices.services import booking_create, booking_release, workflow_devices_acquire, workflow_devices_release
 from executionlogs.choices import Cause
 from labcore.exceptions import ConflictError, NotFound
-from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
-from workflows.models import RunStep, Workflow
-from workflows.services.dispatch import (
-    IN_FLIGHT,
-    action_claim,
-    action_dispatch,
-    action_poll,
-    dispatch_context,
-    enqueue_advance,
-    run_step_claim,
-    run_step_describe,
-    run_step_next,
-    workflow_devices_free,
-    workflow_lock,
-    workflow_settle,
+from workflows.choices import (
+    FINISHED_WORKFLOW_STATUSES,
+    IN_FLIGHT_STEP_STATUSES,
+    RunStepStatus,
+    WorkflowMode,
+    WorkflowStatus,
 )
+from workflows.models import RunStep, Workflow
+from workflows.services import transitions
+from workflows.services.dispatch import action_claim, action_dispatch, action_poll, dispatch_context, run_step_next
+from workflows.services.enqueue import advance_later
 from workflows.services.recording import action_record
+from workflows.services.transitions import Actor, run_step_describe, workflow_lock
 
 POLL_EARLY_TOLERANCE_SECONDS = 1.0
 RECORD_ATTEMPTS = 4
@@ -126,29 +124,21 @@ def _conflict(workflow: Workflow, wanted: str) -> ConflictError:
     )
 
 
-def _mark_running(workflow: Workflow) -> None:
-    workflow.status = WorkflowStatus.RUNNING
-    workflow.status_reason = ""
-    workflow.started_at = workflow.started_at or timezone.now()
-    workflow.save(update_fields=["status", "status_reason", "started_at", "updated_at"])
-
-
 def workflow_device_set(workflow: Workflow) -> list[Device]:
     """The distinct devices of the workflow's run-steps, in lock (id) order."""
     return list(Device.objects.filter(pk__in=workflow.run_steps.values("device_id")).order_by("pk"))
 
 
 @transaction.atomic
-def workflow_start(*, workflow: Workflow, user=None) -> Workflow:
+def workflow_start(*, workflow: Workflow, user=None, via: str = "") -> Workflow:
     """Start a created workflow.
 
     Auto: book its whole device set at once or queue it (status ``queued``; the grant signal
     starts it later); once booked it is running and its first action is enqueued on commit.
     Manual: book its one device (409 if busy) and answer running.
     """
-    from devices.services import booking_create, workflow_devices_acquire
-
     workflow = _locked(workflow)
+    by = Actor.of(user, via=via)
     if workflow.status != WorkflowStatus.CREATED:
         raise _conflict(workflow, "only a created workflow can be started")
     if workflow.mode == WorkflowMode.MANUAL:
@@ -156,16 +146,15 @@ def workflow_start(*, workflow: Workflow, user=None) -> Workflow:
         if device is None:
             raise ConflictError(f"workflow {workflow.pk} has no device to book", fields={"device_id": ["missing"]})
         booking_create(device=device, workflow=workflow, user=user)
-        _mark_running(workflow)
-        return workflow
+        return transitions.workflow_run(workflow, by=by, reason=f"booked {device.pk}")
     devices = workflow_device_set(workflow)
     if workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
-        _mark_running(workflow)
-        enqueue_advance(workflow.pk)
+        transitions.workflow_run(workflow, by=by, reason="booked " + ", ".join(device.pk for device in devices))
+        advance_later(workflow.pk)
     else:
-        workflow.status = WorkflowStatus.QUEUED
-        workflow.status_reason = "waiting for devices: " + ", ".join(device.pk for device in devices)
-        workflow.save(update_fields=["status", "status_reason", "updated_at"])
+        transitions.workflow_queue(
+            workflow, by=by, reason="waiting for devices: " + ", ".join(device.pk for device in devices)
+        )
     return workflow
 
 
@@ -175,26 +164,23 @@ def workflow_granted_start(*, workflow_id: int) -> Workflow | None:
     workflow = workflow_lock(workflow_id)
     if workflow is None or workflow.status != WorkflowStatus.QUEUED:
         return None  # cancelled meanwhile, or a duplicate delivery
-    _mark_running(workflow)
-    enqueue_advance(workflow.pk)
+    transitions.workflow_run(workflow, by=transitions.EXECUTOR, reason="its devices were handed to it")
+    advance_later(workflow.pk)
     return workflow
 
 
 @transaction.atomic
-def workflow_pause(*, workflow: Workflow, user=None, reason: str = "") -> Workflow:
+def workflow_pause(*, workflow: Workflow, user=None, via: str = "", reason: str = "") -> Workflow:
     """Pause a running workflow; the action in flight (if any) finishes, no next one starts."""
     workflow = _locked(workflow)
     if workflow.status != WorkflowStatus.RUNNING:
         raise _conflict(workflow, "only a running workflow can be paused")
-    who = f" by {user.get_username()}" if user else ""
-    workflow.status = WorkflowStatus.PAUSED
-    workflow.status_reason = reason or f"paused{who}"
-    workflow.save(update_fields=["status", "status_reason", "updated_at"])
-    return workflow
+    by = Actor.of(user, via=via)
+    return transitions.workflow_pause(workflow, by=by, reason=reason or f"paused by {by.label}")
 
 
 @transaction.atomic
-def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
+def workflow_resume(*, workflow: Workflow, user=None, via: str = "") -> Workflow:
     """Resume a paused workflow where it stopped; a step failed under the pause policy is tried again."""
     workflow = _locked(workflow)
     if workflow.status != WorkflowStatus.PAUSED:
@@ -205,24 +191,20 @@ def workflow_resume(*, workflow: Workflow, user=None) -> Workflow:
             f"step {unknown.position} of workflow {workflow.pk} has an unknown outcome; resolve it first",
             fields={"step": [f"step {unknown.position} is unknown"]},
         )
+    by = Actor.of(user, via=via)
     # The operator resuming after an on_failure=pause failure is the decision to try it again.
-    workflow.run_steps.filter(status=RunStepStatus.FAILED).update(
-        status=RunStepStatus.PENDING, retry_at=None, finished_at=None
-    )
-    if workflow.mode == WorkflowMode.AUTO and not _devices_reacquire(workflow):
+    transitions.steps_retry_failed(workflow, by=by)
+    if workflow.mode == WorkflowMode.AUTO and not _devices_reacquire(workflow, by=by):
         # Its devices are kept while paused; only a force-release takes one away. Then it
         # waits in the queue like any other request and the grant starts it again.
-        workflow.status = WorkflowStatus.QUEUED
-        workflow.status_reason = "resumed; waiting for its devices again"
-        workflow.save(update_fields=["status", "status_reason", "updated_at"])
-        return workflow
-    _mark_running(workflow)
+        return transitions.workflow_queue(workflow, by=by, reason="resumed; waiting for its devices again")
+    transitions.workflow_run(workflow, by=by, reason=f"resumed by {by.label}")
     if workflow.mode == WorkflowMode.AUTO:
-        enqueue_advance(workflow.pk)
+        advance_later(workflow.pk)
     return workflow
 
 
-def _devices_reacquire(workflow: Workflow) -> bool:
+def _devices_reacquire(workflow: Workflow, *, by: Actor) -> bool:
     """Book the workflow's whole device set again; when one is missing, hold none of them.
 
     Keeping the devices it still holds while it waits for the one it lost would be
@@ -230,12 +212,10 @@ def _devices_reacquire(workflow: Workflow) -> bool:
     would wait for it forever while it waits for them. So it gives everything back, which hands
     each device on, and waits for the whole set as one request like any other.
     """
-    from devices.services import workflow_devices_acquire, workflow_devices_release
-
     devices = workflow_device_set(workflow)
     if workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
         return True
-    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT).select_related("action_type").first()
+    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT_STEP_STATUSES).select_related("action_type").first()
     if in_flight is not None:
         # Giving everything back would hand on the device an action still runs on (exclusive use,
         # invariant 1); the raise rolls back the queue request just made. Resume once it is recorded.
@@ -244,31 +224,27 @@ def _devices_reacquire(workflow: Workflow) -> bool:
             "resume once that action is recorded",
             fields={"status": [workflow.status]},
         )
-    workflow_devices_release(workflow=workflow, reason="resumed short of a device; waiting for its whole set")
+    workflow_devices_release(
+        workflow=workflow, user=by.user, reason="resumed short of a device; waiting for its whole set"
+    )
     return workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority)
 
 
 @transaction.atomic
-def workflow_cancel(*, workflow: Workflow, user=None, reason: str = "") -> Workflow:
+def workflow_cancel(*, workflow: Workflow, user=None, via: str = "", reason: str = "") -> Workflow:
     """Cancel a workflow that has not finished, release or withdraw everything, hand devices on.
 
     An action in flight is not interrupted: the device it runs on stays booked until that
     action is recorded (then it is released too); every other device is released now.
     """
-    from devices.services import booking_release
-
     workflow = _locked(workflow)
-    if workflow.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED):
+    if workflow.status in FINISHED_WORKFLOW_STATUSES:
         raise _conflict(workflow, "a finished workflow cannot be cancelled")
-    who = f" by {user.get_username()}" if user else ""
-    workflow.status = WorkflowStatus.CANCELLED
-    workflow.status_reason = reason or f"cancelled{who}"
-    workflow.finished_at = timezone.now()
-    workflow.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
-    workflow.run_steps.filter(status=RunStepStatus.PENDING).update(status=RunStepStatus.SKIPPED)
-    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT).first()
+    by = Actor.of(user, via=via)
+    transitions.workflow_cancel(workflow, by=by, reason=reason or f"cancelled by {by.label}")
+    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT_STEP_STATUSES).first()
     if in_flight is None:
-        workflow_devices_free(workflow, user=user, reason="cancelled")
+        transitions.workflow_devices_free(workflow, by=by, reason="cancelled")
         return workflow
     booked = Device.objects.filter(
         pk__in=Booking.objects.active().filter(workflow=workflow).values("device_id")
@@ -279,7 +255,7 @@ def workflow_cancel(*, workflow: Workflow, user=None, reason: str = "") -> Workf
 
 
 @transaction.atomic
-def workflow_complete(*, workflow: Workflow, user=None) -> Workflow:
+def workflow_complete(*, workflow: Workflow, user=None, via: str = "") -> Workflow:
     """Complete a running manual workflow (steps not run are marked skipped); release its device."""
     workflow = _locked(workflow)
     if workflow.status != WorkflowStatus.RUNNING:
@@ -288,18 +264,21 @@ def workflow_complete(*, workflow: Workflow, user=None) -> Workflow:
         raise ConflictError(
             f"workflow {workflow.pk} runs in auto mode and completes by itself", fields={"mode": [workflow.mode]}
         )
-    in_flight = workflow.run_steps.filter(status__in=IN_FLIGHT).first()
+    in_flight = workflow.run_steps.select_related("action_type").filter(status__in=IN_FLIGHT_STEP_STATUSES).first()
     if in_flight is not None:
         raise ConflictError(f"{run_step_describe(in_flight)} is in flight; wait for it to finish")
-    workflow.run_steps.exclude(status__in=(RunStepStatus.SUCCEEDED, RunStepStatus.FAILED)).update(
-        status=RunStepStatus.SKIPPED
+    by = Actor.of(user, via=via)
+    # Steps not run are skipped; a failed step keeps its failure in the record.
+    transitions.steps_skip(
+        workflow, from_statuses=(RunStepStatus.PENDING, RunStepStatus.UNKNOWN), by=by, reason="completed by hand"
     )
-    workflow_settle(workflow, status=WorkflowStatus.COMPLETED, user=user)
-    return workflow
+    return transitions.workflow_finish(
+        workflow, status=WorkflowStatus.COMPLETED, by=by, reason=f"completed by {by.label}"
+    )
 
 
 @transaction.atomic
-def _manual_claim(*, workflow: Workflow) -> RunStep:
+def _manual_claim(*, workflow: Workflow, by: Actor) -> RunStep:
     workflow = _locked(workflow)
     if workflow.mode != WorkflowMode.MANUAL:
         raise ConflictError(
@@ -310,7 +289,7 @@ def _manual_claim(*, workflow: Workflow) -> RunStep:
     step = run_step_next(workflow, for_dispatch=True)
     if step is None:
         raise ConflictError(f"workflow {workflow.pk} has no step left to execute; complete it")
-    if step.status in IN_FLIGHT:
+    if step.status in IN_FLIGHT_STEP_STATUSES:
         raise ConflictError(f"{run_step_describe(step)} is in flight; wait for it to finish")
     if step.status == RunStepStatus.UNKNOWN:
         raise ConflictError(f"{run_step_describe(step)} has an unknown outcome; resolve it first")
@@ -320,16 +299,16 @@ def _manual_claim(*, workflow: Workflow) -> RunStep:
             f"workflow {workflow.pk} no longer holds {step.device_id}; book it again before executing steps",
             fields={"device_id": [f"not held by workflow {workflow.pk}"]},
         )
-    return run_step_claim(step)
+    return transitions.step_claim(step, by=by)
 
 
-def workflow_execute_next_step(*, workflow: Workflow, user=None) -> RunStep:
+def workflow_execute_next_step(*, workflow: Workflow, user=None, via: str = "") -> RunStep:
     """Manual mode: run the next step now, through the same claim/dispatch/record path, logged.
 
     Not atomic on purpose: the claim commits before the device is called, and the result is
     recorded in its own transaction (invariant 3).
     """
-    step = _manual_claim(workflow=workflow)
+    step = _manual_claim(workflow=workflow, by=Actor.of(user, via=via))
     result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
     action_record_retrying(
         run_step_id=step.pk,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from devices.adapters import DispatchContext, DispatchStatus, adapter_for
+from devices.adapters import DispatchContext, DispatchResult, DispatchStatus, adapter_for
 from devices.models import ActionType, Booking, Device
 from devices.registry import parameters_validate
 from executionlogs.choices import Cause
@@ -18,7 +18,8 @@ from executionlogs.models import ExecutionLog
 from executionlogs.services import execution_log_create
 from labcore.exceptions import ApplicationError, ConflictError, NotFound
 from workflows.models import Workflow
-from workflows.services.dispatch import LOG_STATUS, _assert_no_transaction
+from workflows.services.dispatch import assert_no_transaction
+from workflows.services.recording import LOG_STATUS
 
 
 @dataclass
@@ -72,14 +73,12 @@ def device_operation_execute(
     action_type, parameters, workflow = _operation_check(
         device=device, operation=operation, parameters=parameters, workflow_id=workflow_id
     )
-    _assert_no_transaction()
+    assert_no_transaction()
     started_at = timezone.now()
     context = DispatchContext(workflow_id=workflow.pk if workflow else None)
     try:
         result = adapter_for(device).dispatch(action_type=action_type, parameters=parameters, context=context)
     except Exception as exc:  # an adapter bug is recorded like a device failure
-        from devices.adapters import DispatchResult
-
         result = DispatchResult(
             status=DispatchStatus.ERROR,
             request={"action": operation, "parameters": parameters},

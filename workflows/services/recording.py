@@ -14,25 +14,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.adapters import DispatchResult, DispatchStatus
-from devices.choices import FailurePolicy
 from executionlogs.cell_analysis import cell_analysis_results_create
 from executionlogs.choices import Cause, LogStatus
 from executionlogs.services import execution_log_create
-from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
+from workflows.choices import IN_FLIGHT_STEP_STATUSES, RunStepStatus
 from workflows.models import RunStep
-from workflows.services.dispatch import (
-    DONE,
-    IN_FLIGHT,
-    LOG_STATUS,
-    enqueue_advance,
-    enqueue_poll,
-    retry_backoff_seconds,
-    run_step_describe,
-    workflow_devices_free,
-    workflow_pause_for,
-    workflow_settle,
-)
-from workflows.services.hotpath import record_read, row_update
+from workflows.services import transitions
+from workflows.services.dispatch import retry_backoff_seconds
+from workflows.services.enqueue import poll_later
+from workflows.services.hotpath import record_read
+from workflows.services.transitions import EXECUTOR, Actor, run_step_describe
+
+LOG_STATUS = {
+    DispatchStatus.SUCCESS: LogStatus.SUCCESS,
+    DispatchStatus.ERROR: LogStatus.ERROR,
+    DispatchStatus.TIMEOUT: LogStatus.TIMEOUT,
+}
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +65,7 @@ def action_record(
     # The workflow lock, then the step with its ActionType and Device and whether later steps
     # are left to do (for what comes next), in one round trip (hotpath.py says why).
     workflow, step = record_read(workflow_id, run_step_id)
-    current = str(step.attempt_id) == str(attempt_id) and step.status in IN_FLIGHT
+    current = str(step.attempt_id) == str(attempt_id) and step.status in IN_FLIGHT_STEP_STATUSES
     if not current:
         if not from_poll and result.is_final:
             # A real dispatch whose claim was superseded (recovery gave up on it): keep the record.
@@ -111,10 +108,14 @@ def action_record(
         caused_by=caused_by,
         user=user,
     )
+    by = Actor.of(user, system=EXECUTOR.label)
     if result.status == DispatchStatus.SUCCESS:
-        _record_success(workflow, step, result, log, finished_at)
+        transitions.step_succeed(step, response=result.response, finished_at=finished_at, by=by)
+        # Per-sample analysis (vision.analyse and any type answering the same shape).
+        cell_analysis_results_create(execution_log=log, workflow=workflow, response=result.response)
     else:
-        _record_failure(workflow, step, result, finished_at)
+        _record_failure(step, result, finished_at, by=by)
+    transitions.workflow_next(workflow, step, by=by, later_left=getattr(step, "later_left", None))
     return step
 
 
@@ -140,69 +141,26 @@ def _log(step, workflow, result, started_at, finished_at, caused_by, user, *, no
 
 def _record_pending(step: RunStep, result: DispatchResult, started_at) -> RunStep:
     delay = poll_delay_seconds(result)
+    poll_due_at = timezone.now() + timedelta(seconds=delay)
     if step.status == RunStepStatus.DISPATCHING:
-        step.status = RunStepStatus.WAITING
-        step.operation_id = result.operation_id
-        step.result = {
-            "pending": {"request": result.request, "response": result.response, "started_at": started_at.isoformat()}
-        }
-    step.poll_due_at = timezone.now() + timedelta(seconds=delay)
-    step.save(update_fields=["status", "operation_id", "result", "poll_due_at"])
-    enqueue_poll(step.pk, str(step.attempt_id), countdown=delay)
+        pending = {"request": result.request, "response": result.response, "started_at": started_at.isoformat()}
+        transitions.step_wait(
+            step, operation_id=result.operation_id, pending=pending, poll_due_at=poll_due_at, by=EXECUTOR
+        )
+    else:
+        # Still waiting: only the next poll's due time moves (no status change, no event).
+        step.poll_due_at = poll_due_at
+        step.save(update_fields=["poll_due_at"])
+    poll_later(step.pk, str(step.attempt_id), countdown=delay)
     return step
 
 
-def _record_success(workflow, step: RunStep, result: DispatchResult, log, finished_at) -> None:
-    step.status = RunStepStatus.SUCCEEDED
-    step.result = result.response
-    step.error = ""
-    step.finished_at = finished_at
-    step.poll_due_at = None
-    row_update(step, ["status", "result", "error", "finished_at", "poll_due_at"])  # save(), without the ORM work
-    # Per-sample analysis (vision.analyse and any type answering the same shape).
-    cell_analysis_results_create(execution_log=log, workflow=workflow, response=result.response)
-    run_step_finished(workflow, after=step)
-
-
-def _record_failure(workflow, step: RunStep, result: DispatchResult, finished_at) -> None:
+def _record_failure(step: RunStep, result: DispatchResult, finished_at, *, by) -> None:
     action_type = step.action_type
     reason = f"{run_step_describe(step)} attempt {step.attempt}: {result.status}: {result.error or 'no detail'}"
-    step.poll_due_at = None
     if action_type.safe_to_repeat and step.attempt <= action_type.max_retries:
         # Only an action declared safe to repeat is tried again, after a growing pause.
-        delay = retry_backoff_seconds(step.attempt)
-        step.status = RunStepStatus.PENDING
-        step.error = reason
-        step.retry_at = timezone.now() + timedelta(seconds=delay)
-        step.save(update_fields=["status", "error", "retry_at", "poll_due_at"])
-        if workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
-            enqueue_advance(workflow.pk, countdown=delay)
-        elif workflow.status == WorkflowStatus.CANCELLED:
-            workflow_devices_free(workflow, reason="cancelled")
-        return
-    step.status = RunStepStatus.FAILED
-    step.error = reason
-    step.finished_at = finished_at
-    step.save(update_fields=["status", "error", "finished_at", "poll_due_at"])
-    if workflow.status in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
-        if action_type.on_failure == FailurePolicy.PAUSE:
-            workflow_pause_for(workflow, f"{reason}; resume to try it again, or cancel")
-        else:
-            workflow_settle(workflow, status=WorkflowStatus.FAILED, reason=reason)
-    elif workflow.status == WorkflowStatus.CANCELLED:
-        workflow_devices_free(workflow, reason="cancelled")
-
-
-def run_step_finished(workflow, *, after: RunStep) -> None:
-    """After a step is done: go on, complete, or (cancelled meanwhile) free the last device."""
-    if workflow.status == WorkflowStatus.CANCELLED:
-        workflow_devices_free(workflow, reason="cancelled")
-    elif workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
-        # Steps run in plan order, so only later positions can still be left to do.
-        later_left = getattr(after, "later_left", None)
-        if later_left is None:
-            later_left = workflow.run_steps.filter(position__gt=after.position).exclude(status__in=DONE).exists()
-        if later_left:
-            enqueue_advance(workflow.pk)
-        else:
-            workflow_settle(workflow, status=WorkflowStatus.COMPLETED)
+        retry_at = timezone.now() + timedelta(seconds=retry_backoff_seconds(step.attempt))
+        transitions.step_retry_later(step, error=reason, retry_at=retry_at, by=by)
+    else:
+        transitions.step_fail(step, error=reason, finished_at=finished_at, by=by)

@@ -20,22 +20,21 @@ from devices.models import Booking, QueueEntry
 from executionlogs.choices import Cause, LogStatus
 from executionlogs.services import execution_log_create
 from labcore.exceptions import ApplicationError, ConflictError, NotFound
-from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
-from workflows.models import RunStep, Workflow
-from workflows.services.dispatch import (
-    IN_FLIGHT,
-    enqueue_advance,
-    run_step_describe,
-    workflow_devices_free,
-    workflow_lock,
-    workflow_pause_for,
-    workflow_settle,
+from workflows.choices import (
+    FINISHED_WORKFLOW_STATUSES,
+    IN_FLIGHT_STEP_STATUSES,
+    RunStepStatus,
+    WorkflowMode,
+    WorkflowStatus,
 )
+from workflows.models import RunStep, Workflow
+from workflows.services import transitions
+from workflows.services.enqueue import RUN_STEP_POLL, WORKFLOW_ADVANCE, WORKFLOW_GRANTED, send_now
+from workflows.services.transitions import RECOVERY, Actor, run_step_describe, workflow_lock
 
 logger = logging.getLogger(__name__)
 
-RESOLVE_DECISIONS = ("retry", "mark_succeeded", "mark_failed")
-FINISHED = (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
+RESOLVE_DECISIONS = tuple(transitions.STEP_RESOLUTIONS)
 
 
 def _margin() -> timedelta:
@@ -66,7 +65,6 @@ def run_step_recover(*, run_step_id: int, attempt_id: str) -> RunStep | None:
     if step.status != RunStepStatus.DISPATCHING or str(step.attempt_id) != attempt_id:
         return None  # it finished meanwhile, or another scan got it first
     action_type = step.action_type
-    now = timezone.now()
     execution_log_create(
         device=step.device,
         workflow=workflow,
@@ -83,31 +81,19 @@ def run_step_recover(*, run_step_id: int, attempt_id: str) -> RunStep | None:
     )
     lost = f"{run_step_describe(step)} attempt {step.attempt}: worker lost during dispatch"
     if action_type.safe_to_repeat and step.attempt <= action_type.max_retries:
-        step.status = RunStepStatus.PENDING
-        step.error = f"{lost}; repeated (safe to repeat)"
-        step.save(update_fields=["status", "error"])
-        if workflow.status == WorkflowStatus.RUNNING and workflow.mode == WorkflowMode.AUTO:
-            enqueue_advance(workflow.pk)
-        elif workflow.status == WorkflowStatus.CANCELLED:
-            workflow_devices_free(workflow, reason="cancelled")
+        transitions.step_retry_later(step, error=f"{lost}; repeated (safe to repeat)", retry_at=None, by=RECOVERY)
         logger.warning("%s; repeating it", lost)
-        return step
-    step.status = RunStepStatus.UNKNOWN
-    step.error = f"{lost}; outcome unknown, not repeated: an operator must resolve it"
-    step.finished_at = now
-    step.save(update_fields=["status", "error", "finished_at"])
-    if workflow.status == WorkflowStatus.RUNNING:
-        workflow_pause_for(workflow, f"{lost}; outcome unknown: resolve step {step.position}, then resume")
-    elif workflow.status == WorkflowStatus.CANCELLED:
-        workflow_devices_free(workflow, reason="cancelled")
-    logger.warning("%s; marked unknown, workflow %s paused", lost, workflow.pk)
+    else:
+        transitions.step_lost(
+            step, error=f"{lost}; outcome unknown, not repeated: an operator must resolve it", by=RECOVERY
+        )
+        logger.warning("%s; marked unknown, workflow %s paused", lost, workflow.pk)
+    transitions.workflow_next(workflow, step, by=RECOVERY)
     return step
 
 
 def executor_recover(*, now=None) -> dict:
     """The periodic scan: settle lost dispatches, re-poll forgotten long operations, restart stalls."""
-    from workflows.tasks import run_step_poll, workflow_advance, workflow_granted
-
     now = now or timezone.now()
     recovered = [
         run_step_recover(run_step_id=pk, attempt_id=attempt) for pk, attempt in stale_dispatching_steps(now=now)
@@ -119,7 +105,7 @@ def executor_recover(*, now=None) -> dict:
         )
     )
     for pk, attempt_id in overdue_polls:
-        run_step_poll.delay(pk, str(attempt_id))
+        send_now(RUN_STEP_POLL, pk, str(attempt_id))
     # A running auto workflow with nothing in flight and no news for a while lost its next task
     # (e.g. the worker died between commit and enqueue). Advancing is idempotent.
     # Last news: its own last change, or the last dispatch or outcome of one of its steps.
@@ -133,15 +119,15 @@ def executor_recover(*, now=None) -> dict:
             )
         )
         .filter(last_news__lt=now - _margin())
-        .exclude(run_steps__status__in=IN_FLIGHT)
+        .exclude(run_steps__status__in=IN_FLIGHT_STEP_STATUSES)
         .exclude(run_steps__retry_at__gt=now)  # waiting out a retry backoff: its task is scheduled
         .values_list("pk", flat=True)
     )
     for workflow_id in stalled:
-        workflow_advance.delay(workflow_id)
+        send_now(WORKFLOW_ADVANCE, workflow_id)
     granted = queued_workflows_granted(now=now)
     for workflow_id in granted:
-        workflow_granted.delay(workflow_id)
+        send_now(WORKFLOW_GRANTED, workflow_id)
     return {
         "recovered": sum(1 for step in recovered if step is not None),
         "repolled": len(overdue_polls),
@@ -173,7 +159,7 @@ def queued_workflows_granted(*, now) -> list[int]:
 
 
 @transaction.atomic
-def workflow_resolve(*, workflow: Workflow, step: int, decision: str, user=None) -> Workflow:
+def workflow_resolve(*, workflow: Workflow, step: int, decision: str, user=None, via: str = "") -> Workflow:
     """Record an operator's decision on a step whose outcome is unknown.
 
     ``retry`` dispatches it again on resume, ``mark_succeeded`` goes on after it,
@@ -188,7 +174,7 @@ def workflow_resolve(*, workflow: Workflow, step: int, decision: str, user=None)
     if locked is None:
         raise NotFound(f"no workflow {workflow.pk}")
     workflow = locked
-    if workflow.status in FINISHED:
+    if workflow.status in FINISHED_WORKFLOW_STATUSES:
         raise ConflictError(f"workflow {workflow.pk} is {workflow.status}", fields={"status": [workflow.status]})
     run_step = workflow.run_steps.select_related("action_type").filter(position=step).first()
     if run_step is None:
@@ -198,30 +184,15 @@ def workflow_resolve(*, workflow: Workflow, step: int, decision: str, user=None)
             f"step {step} is {run_step.status}, not unknown: there is nothing to resolve",
             fields={"step": [f"step {step} is {run_step.status}"]},
         )
-    now = timezone.now()
-    who = user.get_username() if user else "system"
-    run_step.resolution = decision
-    run_step.resolved_by = user
-    run_step.resolved_at = now
-    run_step.error = f"{run_step.error}\nresolved by {who}: {decision}".strip()
-    if decision == "retry":
-        run_step.status = RunStepStatus.PENDING
-        run_step.finished_at = None
-    elif decision == "mark_succeeded":
-        run_step.status = RunStepStatus.SUCCEEDED
-        run_step.finished_at = now
-    else:
-        run_step.status = RunStepStatus.FAILED
-        run_step.finished_at = now
-    run_step.save(update_fields=["status", "finished_at", "resolution", "resolved_by", "resolved_at", "error"])
+    by = Actor.of(user, via=via)
+    transitions.step_resolve(run_step, decision=decision, by=by)
     if decision == "mark_failed":
-        workflow_settle(
+        transitions.workflow_finish(
             workflow,
             status=WorkflowStatus.FAILED,
-            reason=f"{run_step_describe(run_step)} marked failed by {who}",
-            user=user,
+            by=by,
+            reason=f"{run_step_describe(run_step)} marked failed by {by.label}",
         )
     elif workflow.status == WorkflowStatus.PAUSED:
-        workflow.status_reason = f"step {step} resolved by {who} ({decision}); resume to go on"
-        workflow.save(update_fields=["status_reason", "updated_at"])
+        transitions.workflow_reason(workflow, f"step {step} resolved by {by.label} ({decision}); resume to go on")
     return workflow
