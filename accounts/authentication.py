@@ -40,3 +40,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
+
+
+def request_via(request) -> str:
+    """How a request was authenticated, for records of who did what: "token NAME", or "" (a session)."""
+    token = getattr(request, "auth", None)
+    return f"token {token.name}" if isinstance(token, ApiToken) else ""

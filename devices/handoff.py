@@ -118,11 +118,10 @@ def ensure_workflow_can_hold(workflow) -> None:
     locked = lock_row(type(workflow)._default_manager.filter(pk=workflow.pk), what=f"workflow {workflow.pk}")
     if locked is None:
         raise NotFound(f"workflow {workflow.pk} does not exist", fields={"workflow_id": ["does not exist"]})
-    workflow.status = locked.status
-    if workflow.status in FINISHED_WORKFLOW_STATUSES:
+    if locked.status in FINISHED_WORKFLOW_STATUSES:
         raise ConflictError(
-            f"workflow {workflow.pk} is {workflow.status}; it cannot book devices",
-            fields={"workflow_id": [f"workflow {workflow.pk} is {workflow.status}."]},
+            f"workflow {workflow.pk} is {locked.status}; it cannot book devices",
+            fields={"workflow_id": [f"workflow {workflow.pk} is {locked.status}."]},
         )
 
 

@@ -4,15 +4,68 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
-from workflows.models import Action, Project, Protocol, RunStep, Step, Workflow, WorkflowSample
+from workflows.choices import DONE_STEP_STATUSES, FINISHED_WORKFLOW_STATUSES, IN_FLIGHT_STEP_STATUSES, RunStepStatus
+from workflows.models import Action, Project, Protocol, RunStep, Step, Workflow, WorkflowEvent, WorkflowSample
 
 
 def workflow_list() -> QuerySet[Workflow]:
     """Workflows with samples and run-steps: three queries whatever the number of rows."""
     return Workflow.objects.select_related("protocol", "device").prefetch_related(
         Prefetch("workflow_samples", queryset=WorkflowSample.objects.select_related("sample").order_by("position")),
-        Prefetch("run_steps", queryset=RunStep.objects.select_related("action_type").order_by("position")),
+        run_steps_for_progress(),
     )
+
+
+def run_steps_for_progress() -> Prefetch:
+    """The prefetch ``workflow_progress`` reads: run-steps with their action types, in plan order."""
+    return Prefetch("run_steps", queryset=RunStep.objects.select_related("action_type").order_by("position"))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run is: each count separately, so a cancelled run does not read as done."""
+
+    succeeded: int
+    skipped: int
+    failed: int
+    unknown: int
+    total: int
+    current: RunStep | None  # the step in flight, else the next to run; None once the run is finished
+
+    @property
+    def settled(self) -> int:
+        """Steps with nothing left to do (succeeded, skipped, failed or unknown)."""
+        return self.succeeded + self.skipped + self.failed + self.unknown
+
+
+def workflow_progress(workflow: Workflow) -> Progress:
+    """The one progress of a run, for the API, the admin and ``run_workflow``.
+
+    Reads ``workflow.run_steps.all()``: callers prefetch it (``workflow_list``,
+    ``run_steps_for_progress``), so a page of runs costs one query, not one per run.
+    """
+    steps = list(workflow.run_steps.all())
+    counts = dict.fromkeys(RunStepStatus.values, 0)
+    for step in steps:
+        counts[step.status] += 1
+    current = None
+    if workflow.status not in FINISHED_WORKFLOW_STATUSES:
+        current = next((s for s in steps if s.status in IN_FLIGHT_STEP_STATUSES), None) or next(
+            (s for s in steps if s.status not in DONE_STEP_STATUSES), None
+        )
+    return Progress(
+        succeeded=counts[RunStepStatus.SUCCEEDED],
+        skipped=counts[RunStepStatus.SKIPPED],
+        failed=counts[RunStepStatus.FAILED],
+        unknown=counts[RunStepStatus.UNKNOWN],
+        total=len(steps),
+        current=current,
+    )
+
+
+def workflow_events(workflow_id: int) -> QuerySet[WorkflowEvent]:
+    """A run's history, oldest first, with the run-step's position (one query)."""
+    return WorkflowEvent.objects.filter(workflow_id=workflow_id).select_related("run_step").order_by("id")
 
 
 def project_list() -> QuerySet[Project]:

@@ -67,7 +67,10 @@ def test_the_demo_protocol_runs_end_to_end_in_auto_mode(workers, demo_lab, api_c
     assert {result.execution_log.action_type for result in results} == {"vision.analyse"}
     assert not Booking.objects.filter(workflow=workflow, status=BookingStatus.ACTIVE).exists()
     detail = api_client.get(f"/api/workflows/{workflow.pk}").json()
-    assert detail["progress"] == {"done": 14, "total": 14} and detail["current_action"] is None
+    assert (
+        detail["progress"] == {"done": 14, "skipped": 0, "failed": 0, "unknown": 0, "total": 14}
+        and detail["current_action"] is None
+    )
 
 
 def test_pause_stops_before_the_next_action_dispatches_nothing_and_resume_completes(workers, api_client):

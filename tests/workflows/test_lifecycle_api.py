@@ -59,7 +59,7 @@ def test_manual_lifecycle_start_execute_steps_complete_like_the_original_api(api
     executed = api_client.post(f"/api/workflows/{manual_workflow}/execute-step")
     assert executed.status_code == 200
     assert executed.json()["step"]["status"] == "succeeded" and executed.json()["step"]["name"] == "pipette_transfer"
-    assert executed.json()["workflow"]["progress"] == {"done": 1, "total": 2}
+    assert executed.json()["workflow"]["progress"] == {"done": 1, "skipped": 0, "failed": 0, "unknown": 0, "total": 2}
     assert executed.json()["workflow"]["current_action"]["name"] == "dispense_reagent"
     log = ExecutionLog.objects.get(workflow_id=manual_workflow)
     assert log.caused_by == "manual" and log.user.username == "scientist" and log.action_type == "pipette_transfer"
@@ -171,7 +171,10 @@ def test_workflow_detail_queries_do_not_grow_with_its_steps(api_client):
     many = queries_for(lambda: api_client.get(f"/api/workflows/{large.pk}"))
     assert few == many
     body = api_client.get(f"/api/workflows/{large.pk}").json()
-    assert body["progress"] == {"done": 0, "total": 25} and body["current_action"]["position"] == 1
+    assert (
+        body["progress"] == {"done": 0, "skipped": 0, "failed": 0, "unknown": 0, "total": 25}
+        and body["current_action"]["position"] == 1
+    )
     assert {"dispatched_at", "duration_seconds", "attempt", "resolution"} <= set(body["steps"][0])
 
 

@@ -5,15 +5,13 @@ that forbids the action is reported as a message per workflow, never a 500.
 """
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q
 
 from labcore.exceptions import ApplicationError
 from workflows.choices import RunStepStatus
-from workflows.models import RunStep, Workflow
+from workflows.models import RunStep, Workflow, WorkflowEvent
+from workflows.selectors import run_steps_for_progress, workflow_progress
 from workflows.services.execution import workflow_cancel, workflow_pause, workflow_resume, workflow_start
 from workflows.services.recovery import workflow_resolve
-
-DONE = (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)
 
 
 class RunStepInline(admin.TabularInline):
@@ -47,6 +45,32 @@ class RunStepInline(admin.TabularInline):
         if run_step.started_at and run_step.finished_at:
             return round((run_step.finished_at - run_step.started_at).total_seconds(), 3)
         return "-"
+
+
+class WorkflowEventInline(admin.TabularInline):
+    """The run's history, read-only: every status change with who, when and why."""
+
+    model = WorkflowEvent
+    extra = 0
+    can_delete = False
+    verbose_name = "event"
+    verbose_name_plural = "history (every status change)"
+    fields = ["at", "step", "from_status", "to_status", "by", "reason"]
+    readonly_fields = fields
+    ordering = ["id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("run_step")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="step")
+    def step(self, event):
+        return event.run_step.position if event.run_step_id else "run"
 
 
 def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
@@ -83,29 +107,32 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_select_related = ["protocol"]
     list_filter = ["status", "mode"]
     search_fields = ["name"]
-    inlines = [RunStepInline]
+    inlines = [RunStepInline, WorkflowEventInline]
     readonly_fields = ["status", "status_reason", "progress", "current_action", "started_at", "finished_at"]
     actions = ["start", "pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
 
     def get_queryset(self, request):
-        # Progress in one query for the whole page (invariant 8), not one per row.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                steps_total=Count("run_steps"),
-                steps_done=Count("run_steps", filter=Q(run_steps__status__in=DONE)),
-            )
-        )
+        # Progress from one prefetch for the whole page (invariant 8), not one query per row.
+        return super().get_queryset(request).prefetch_related(run_steps_for_progress())
 
     @admin.display(description="progress")
     def progress(self, workflow):
-        return f"{workflow.steps_done}/{workflow.steps_total}"
+        progress = workflow_progress(workflow)
+        parts = [f"{progress.succeeded}/{progress.total} done"]
+        parts += [
+            f"{count} {label}"
+            for label, count in (
+                ("skipped", progress.skipped),
+                ("failed", progress.failed),
+                ("unknown", progress.unknown),
+            )
+            if count
+        ]
+        return ", ".join(parts)
 
     @admin.display(description="current action")
     def current_action(self, workflow):
-        steps = workflow.run_steps.select_related("action_type").exclude(status__in=DONE).order_by("position")
-        current = steps.filter(status__in=[RunStepStatus.DISPATCHING, RunStepStatus.WAITING]).first() or steps.first()
+        current = workflow_progress(workflow).current
         if current is None:
             return "-"
         return f"step {current.position}: {current.action_type.name} on {current.device_id} ({current.status})"

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.authentication import request_via
 from accounts.roles import CONTROL_WORKFLOWS, RUN_WORKFLOWS
 from workflows.api.serializers import (
     ExecuteStepResponseSerializer,
@@ -52,7 +53,7 @@ class WorkflowLifecycleMixin:
     @_lifecycle_action("start", RUN_WORKFLOWS)
     def start(self, request, pk=None):
         """Start: manual books its device (409 if busy); auto books its devices or queues, then runs."""
-        workflow = workflow_start(workflow=self.get_object(), user=request.user)
+        workflow = workflow_start(workflow=self.get_object(), user=request.user, via=request_via(request))
         message = "Workflow queued for its devices" if workflow.status == "queued" else "Workflow started"
         return self._answer(message, workflow)
 
@@ -63,7 +64,10 @@ class WorkflowLifecycleMixin:
         payload = ReasonSerializer(data=request.data or {})
         payload.is_valid(raise_exception=True)
         workflow = workflow_pause(
-            workflow=self.get_object(), user=request.user, reason=payload.validated_data.get("reason", "")
+            workflow=self.get_object(),
+            user=request.user,
+            via=request_via(request),
+            reason=payload.validated_data.get("reason", ""),
         )
         return self._answer("Workflow paused", workflow)
 
@@ -71,7 +75,7 @@ class WorkflowLifecycleMixin:
     @_lifecycle_action("resume", CONTROL_WORKFLOWS)
     def resume(self, request, pk=None):
         """Resume where it stopped (409 while a step's outcome is unknown: resolve it first)."""
-        workflow = workflow_resume(workflow=self.get_object(), user=request.user)
+        workflow = workflow_resume(workflow=self.get_object(), user=request.user, via=request_via(request))
         return self._answer("Workflow resumed", workflow)
 
     @extend_schema(request=ReasonSerializer, responses=WorkflowActionResponseSerializer)
@@ -81,7 +85,10 @@ class WorkflowLifecycleMixin:
         payload = ReasonSerializer(data=request.data or {})
         payload.is_valid(raise_exception=True)
         workflow = workflow_cancel(
-            workflow=self.get_object(), user=request.user, reason=payload.validated_data.get("reason", "")
+            workflow=self.get_object(),
+            user=request.user,
+            via=request_via(request),
+            reason=payload.validated_data.get("reason", ""),
         )
         return self._answer("Workflow cancelled", workflow)
 
@@ -89,14 +96,14 @@ class WorkflowLifecycleMixin:
     @_lifecycle_action("complete", CONTROL_WORKFLOWS)
     def complete(self, request, pk=None):
         """Complete a running manual workflow and release its device (handed to its queue)."""
-        workflow = workflow_complete(workflow=self.get_object(), user=request.user)
+        workflow = workflow_complete(workflow=self.get_object(), user=request.user, via=request_via(request))
         return self._answer("Workflow completed", workflow)
 
     @extend_schema(request=None, responses=ExecuteStepResponseSerializer)
     @_lifecycle_action("execute-step", CONTROL_WORKFLOWS)
     def execute_step(self, request, pk=None):
         """Manual mode: run the next step now through its device's adapter; logged."""
-        step = workflow_execute_next_step(workflow=self.get_object(), user=request.user)
+        step = workflow_execute_next_step(workflow=self.get_object(), user=request.user, via=request_via(request))
         return self._answer(f"Step {step.position} {step.status}", step.workflow, step=RunStepSerializer(step).data)
 
     @extend_schema(request=ResolveSerializer, responses=WorkflowActionResponseSerializer)
@@ -105,5 +112,7 @@ class WorkflowLifecycleMixin:
         """Record the operator's decision on a step whose outcome is unknown; then resume goes on."""
         payload = ResolveSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        workflow = workflow_resolve(workflow=self.get_object(), user=request.user, **payload.validated_data)
+        workflow = workflow_resolve(
+            workflow=self.get_object(), user=request.user, via=request_via(request), **payload.validated_data
+        )
         return self._answer("Step resolved", workflow)

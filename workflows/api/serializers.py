@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from workflows.models import RunStep, Workflow
+from workflows.selectors import workflow_progress
 
 
 class RunStepSerializer(serializers.ModelSerializer):
@@ -39,7 +40,10 @@ class RunStepSerializer(serializers.ModelSerializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    done = serializers.IntegerField(help_text="Run-steps succeeded or skipped.")
+    done = serializers.IntegerField(help_text="Run-steps succeeded.")
+    skipped = serializers.IntegerField(help_text="Run-steps skipped (cancelled, completed by hand, run_if false).")
+    failed = serializers.IntegerField()
+    unknown = serializers.IntegerField(help_text="Run-steps whose outcome an operator must resolve.")
     total = serializers.IntegerField()
 
 
@@ -52,26 +56,16 @@ class CurrentActionSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
 
 
-def _progress(workflow) -> dict:
-    steps = list(workflow.run_steps.all())  # prefetched by workflow_list()
-    return {"done": sum(1 for s in steps if s.status in ("succeeded", "skipped")), "total": len(steps)}
-
-
-def _current_action(workflow) -> dict | None:
-    """The step in flight, else the next one to run (None when every step is done)."""
-    steps = list(workflow.run_steps.all())
-    current = next((s for s in steps if s.status in ("dispatching", "waiting")), None) or next(
-        (s for s in steps if s.status not in ("succeeded", "skipped")), None
-    )
-    if current is None:
+def _current_action(step) -> dict | None:
+    if step is None:
         return None
     return {
-        "position": current.position,
-        "step_name": current.step_name,
-        "name": current.action_type.name,
-        "device_id": current.device_id,
-        "status": current.status,
-        "attempt": current.attempt,
+        "position": step.position,
+        "step_name": step.step_name,
+        "name": step.action_type.name,
+        "device_id": step.device_id,
+        "status": step.status,
+        "attempt": step.attempt,
     }
 
 
@@ -108,11 +102,36 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, workflow) -> dict:
-        return _progress(workflow)
+        progress = workflow_progress(workflow)
+        return {
+            "done": progress.succeeded,
+            "skipped": progress.skipped,
+            "failed": progress.failed,
+            "unknown": progress.unknown,
+            "total": progress.total,
+        }
 
     @extend_schema_field(CurrentActionSerializer(allow_null=True))
     def get_current_action(self, workflow) -> dict | None:
-        return _current_action(workflow)
+        """The step in flight, else the next one to run (None once the run is finished)."""
+        return _current_action(workflow_progress(workflow).current)
+
+
+class WorkflowEventSerializer(serializers.Serializer):
+    """One status change of a run (``step`` null) or of one of its run-steps."""
+
+    id = serializers.IntegerField(read_only=True)
+    at = serializers.DateTimeField(read_only=True)
+    step = serializers.IntegerField(
+        source="run_step.position", allow_null=True, read_only=True, help_text="The run-step's position, or null."
+    )
+    # "from" is a Python keyword: declared through the class namespace.
+    locals()["from"] = serializers.CharField(
+        source="from_status", read_only=True, help_text="Empty for the workflow's creation."
+    )
+    to = serializers.CharField(source="to_status", read_only=True)
+    by = serializers.CharField(read_only=True, help_text="The user (and token), or executor, recovery, scheduler.")
+    reason = serializers.CharField(read_only=True)
 
 
 class WorkflowActionResponseSerializer(serializers.Serializer):

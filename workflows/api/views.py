@@ -1,13 +1,16 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.roles import RUN_WORKFLOWS
 from labcore.api.pagination import cursor_pagination
 from workflows.api.creation import WorkflowCreateSerializer, workflow_create_from_request
 from workflows.api.lifecycle import WorkflowLifecycleMixin
-from workflows.api.serializers import WorkflowSerializer
-from workflows.selectors import workflow_list
+from workflows.api.serializers import WorkflowEventSerializer, WorkflowSerializer
+from workflows.selectors import workflow_events, workflow_list
+
+EventPagination = cursor_pagination("id")
 
 
 class WorkflowViewSet(WorkflowLifecycleMixin, viewsets.ReadOnlyModelViewSet):
@@ -29,3 +32,12 @@ class WorkflowViewSet(WorkflowLifecycleMixin, viewsets.ReadOnlyModelViewSet):
         workflow = workflow_create_from_request(data=payload.validated_data, user=request.user)
         workflow = workflow_list().get(pk=workflow.pk)
         return Response(self.get_serializer(workflow).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=WorkflowEventSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=EventPagination)
+    def events(self, request, pk=None):
+        """The run's history: every status change of it and its steps, oldest first (who, when, from, to, why)."""
+        workflow = self.get_object()
+        paginator = EventPagination()
+        page = paginator.paginate_queryset(workflow_events(workflow.pk), request, view=self)
+        return paginator.get_paginated_response(WorkflowEventSerializer(page, many=True).data)

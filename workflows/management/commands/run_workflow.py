@@ -11,14 +11,15 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.choices import Priority
+from labcore.celery import app
 from labcore.exceptions import ApplicationError
 from samples.models import Sample
-from workflows.choices import ProtocolStatus, RunStepStatus, WorkflowStatus
+from workflows.choices import FINISHED_WORKFLOW_STATUSES, ProtocolStatus, WorkflowStatus
 from workflows.models import Protocol, Workflow
+from workflows.selectors import run_steps_for_progress, workflow_events, workflow_progress
 from workflows.services.creation import workflow_create_from_protocol
 from workflows.services.execution import workflow_start
 
-FINISHED = (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
 BAR_WIDTH = 30
 
 
@@ -36,20 +37,28 @@ def protocol_find(reference: str) -> Protocol:
 
 
 def progress_line(workflow: Workflow) -> str:
-    steps = list(workflow.run_steps.select_related("action_type").order_by("position"))
-    done = sum(1 for s in steps if s.status in (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED))
-    total = len(steps) or 1
-    filled = int(BAR_WIDTH * done / total)
+    """A progress bar, the counts and the current action, from the one progress selector."""
+    workflow = Workflow.objects.prefetch_related(run_steps_for_progress()).get(pk=workflow.pk)
+    progress = workflow_progress(workflow)
+    filled = int(BAR_WIDTH * progress.settled / (progress.total or 1))
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    current = next((s for s in steps if s.status in (RunStepStatus.DISPATCHING, RunStepStatus.WAITING)), None) or next(
-        (s for s in steps if s.status not in (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)), None
-    )
-    line = f"[{bar}] {done}/{len(steps)} {workflow.status}"
-    if current is not None and workflow.status not in FINISHED:
+    line = f"[{bar}] {progress.succeeded}/{progress.total} {workflow.status}"
+    extra = [f"{n} {label}" for label, n in (("skipped", progress.skipped), ("failed", progress.failed)) if n]
+    if extra:
+        line += " (" + ", ".join(extra) + ")"
+    current = progress.current
+    if current is not None:
         line += f" - step {current.position} {current.action_type.name} on {current.device_id} ({current.status})"
     if workflow.status_reason:
         line += f" - {workflow.status_reason}"
     return line
+
+
+def event_line(event) -> str:
+    """One status change as ``run_workflow`` prints it."""
+    subject = f"step {event.run_step.position}" if event.run_step_id else "run"
+    reason = f": {event.reason}" if event.reason else ""
+    return f"{event.at:%H:%M:%S} {subject} {event.from_status or '-'} -> {event.to_status} by {event.by}{reason}"
 
 
 class Command(BaseCommand):
@@ -82,7 +91,7 @@ class Command(BaseCommand):
         status = self._watch(workflow, interval=options["interval"], timeout=options["timeout"])
         if status == WorkflowStatus.COMPLETED:
             return
-        sys.exit(1 if status in FINISHED else 2)
+        sys.exit(1 if status in FINISHED_WORKFLOW_STATUSES else 2)
 
     def _workflow(self, options, user) -> Workflow:
         if options["workflow"]:
@@ -108,8 +117,6 @@ class Command(BaseCommand):
         )
 
     def _warn_without_worker(self) -> None:
-        from labcore.celery import app
-
         try:
             answered = app.control.ping(timeout=1.0)
         except Exception:
@@ -121,14 +128,19 @@ class Command(BaseCommand):
         tty = self.stdout.isatty()
         deadline = time.monotonic() + timeout if timeout else None
         last = ""
+        last_event_id = 0
         while True:
             workflow.refresh_from_db()
+            for event in workflow_events(workflow.pk).filter(id__gt=last_event_id):
+                # Events are printed as they happen, above the progress bar.
+                self.stdout.write(("\r" + event_line(event).ljust(len(last))) if tty else event_line(event))
+                last_event_id, last = event.pk, ""
             line = progress_line(workflow)
             if line != last:
                 self.stdout.write(("\r" + line.ljust(len(last))) if tty else line, ending="" if tty else "\n")
                 self.stdout.flush()
                 last = line
-            if workflow.status in FINISHED or (deadline and time.monotonic() > deadline):
+            if workflow.status in FINISHED_WORKFLOW_STATUSES or (deadline and time.monotonic() > deadline):
                 if tty:
                     self.stdout.write("")
                 return workflow.status
