@@ -5,6 +5,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Now
 
+from executionlogs.chain import chain_append
 from executionlogs.choices import Cause, LogStatus
 
 
@@ -115,8 +116,6 @@ class ExecutionLog(models.Model):
             raise AppendOnlyError("execution log entries are never updated")
         if not getattr(self, "_sealed", False):
             # Every insert path (the service, a factory, objects.create) goes through the chain.
-            from executionlogs.chain import chain_append
-
             chain_append(self, *args, **kwargs)
             return
         kwargs["force_insert"] = True
