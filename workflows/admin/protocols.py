@@ -18,8 +18,8 @@ from django.db.models import Count, Prefetch
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
-from audit.admin import AuditHistoryAdminMixin
 from devices.models import ActionType, Device
+from labcore.admin_history import AuditHistoryAdminMixin
 from workflows.admin import protocol_views
 from workflows.models import Action, Project, Protocol, Step
 from workflows.selectors import protocol_list, protocol_summary, protocol_versions
