@@ -24,7 +24,6 @@ from devices.services import booking_create, booking_release, queue_entry_create
 from devices.wait_time import wait_time_estimate
 from labcore.api.pagination import cursor_pagination
 from labcore.exceptions import NotFound
-from workflows.models import Workflow
 
 BOOKING_CAPABILITIES = {
     "book": OPERATE_DEVICES,
@@ -34,8 +33,10 @@ BOOKING_CAPABILITIES = {
 }
 
 
-def _workflow_get(workflow_id: int) -> Workflow:
-    workflow = Workflow.objects.filter(pk=workflow_id).first()
+def _workflow_get(workflow_id: int):
+    # Workflows sit above devices: their model is reached through the booking's foreign key.
+    workflow_model = Booking._meta.get_field("workflow").related_model
+    workflow = workflow_model.objects.filter(pk=workflow_id).first()
     if workflow is None:
         message = f"workflow {workflow_id} does not exist"
         raise NotFound(message, fields={"workflow_id": [message]})
