@@ -6,6 +6,7 @@ from celery.signals import worker_ready
 from django.dispatch import receiver
 
 from devices.signals import workflow_devices_granted
+from workflows.tasks import executor_recover, workflow_granted
 
 logger = logging.getLogger(__name__)
 
@@ -13,16 +14,12 @@ logger = logging.getLogger(__name__)
 @receiver(workflow_devices_granted, dispatch_uid="workflows.start_granted_workflow")
 def start_granted_workflow(sender, workflow_id, **kwargs):
     """Sent on commit of the hand-off: start the queued workflow in a task (never in the releaser)."""
-    from workflows.tasks import workflow_granted
-
     workflow_granted.delay(workflow_id)
 
 
 @worker_ready.connect(dispatch_uid="workflows.recover_at_worker_start")
 def recover_at_worker_start(sender=None, **kwargs):
     """A worker that starts may be replacing one that died mid-action: scan for lost dispatches now."""
-    from workflows.tasks import executor_recover
-
     try:
         executor_recover.delay()
     except Exception:  # the beat scan will catch up; a broker hiccup must not stop the worker

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.choices import Priority
+from labcore.celery import app
 from labcore.exceptions import ApplicationError
 from samples.models import Sample
 from workflows.choices import ProtocolStatus, RunStepStatus, WorkflowStatus
@@ -108,8 +109,6 @@ class Command(BaseCommand):
         )
 
     def _warn_without_worker(self) -> None:
-        from labcore.celery import app
-
         try:
             answered = app.control.ping(timeout=1.0)
         except Exception:
