@@ -12,8 +12,8 @@ above it):
 point at ``workflows.Workflow`` with lazy string foreign keys ("workflows.Workflow"); that is a
 database relation, not an import, and code in ``devices`` that needs the related model reads it
 from the field (``Booking._meta.get_field("workflow").related_model``). ``labcore`` may name
-apps' URLconfs by string (``include("devices.api.urls")``) and read the accounts roles in its
-permission classes, but imports no domain app at module level. ``audit`` (django-pghistory
+apps' URLconfs and classes by string (``include("devices.api.urls")``, settings), but imports no
+domain app at module level. ``audit`` (django-pghistory
 events) sits on top of everything it records.
 """
 
@@ -264,11 +264,7 @@ def test_labcore_imports_no_domain_app_at_module_level():
     found = [
         edge
         for edge in EDGES
-        if _app(edge.source) == "labcore"
-        and _app(edge.target) in DOMAIN_APPS
-        and edge.module_level
-        # The API permission classes read the roles table of accounts, the kernel's auth layer.
-        and not (edge.source == "labcore.api.permissions" and edge.target == "accounts.roles")
+        if _app(edge.source) == "labcore" and _app(edge.target) in DOMAIN_APPS and edge.module_level
     ]
     assert not found, "labcore imports domain apps at module level:\n" + "\n".join(map(repr, found))
 
