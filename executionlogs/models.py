@@ -16,7 +16,7 @@ class AppendOnlyError(RuntimeError):
 class ExecutionLogQuerySet(models.QuerySet):
     """Refuses every bulk path that would change, remove or bypass the hash chain.
 
-    The database trigger installed by migration 0002 refuses UPDATE and DELETE as well; this
+    The database trigger installed by migration 0003 (0003_append_only_trigger) refuses UPDATE and DELETE as well; this
     layer only turns the mistake into a clear Python error before any SQL is sent.
     """
 
