@@ -16,7 +16,7 @@ from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntrySta
 from devices.models import Booking, Device, QueueEntry
 from devices.signals import workflow_devices_granted
 from devices.workflow_rules import finished_workflow_statuses
-from labcore.exceptions import ConflictError, NotFound
+from labcore.exceptions import ApplicationError, ConflictError
 from labcore.locking import lock_conflicts_as_409, lock_row, lock_rows
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def ensure_workflow_can_hold(workflow) -> None:
     """
     locked = lock_row(type(workflow)._default_manager.filter(pk=workflow.pk), what=f"workflow {workflow.pk}")
     if locked is None:
-        raise NotFound(f"workflow {workflow.pk} does not exist", fields={"workflow_id": ["does not exist"]})
+        raise ApplicationError(f"workflow {workflow.pk} does not exist", fields={"workflow_id": ["does not exist"]})
     workflow.status = locked.status
     if workflow.status in finished_workflow_statuses():
         raise ConflictError(
