@@ -1,26 +1,11 @@
-"""Per-object history in the admin: the "History" button shows the object's audit events."""
-
-from urllib.parse import urlencode
+"""pghistory's events page in the admin, for objects that still exist and for deleted ones."""
 
 from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import DataError
 from django.http import HttpResponseBadRequest
-from django.shortcuts import redirect
-from django.urls import reverse
 from pghistory.admin import EventsAdmin
-
-
-class AuditHistoryAdminMixin:
-    """Send the change form's History button to the object's audit events (who, when, diff)."""
-
-    def history_view(self, request, object_id, extra_context=None):
-        obj = self.get_object(request, object_id)
-        if obj is None:
-            return super().history_view(request, object_id, extra_context)
-        label = f"{obj._meta.app_label}.{obj._meta.model_name}:{obj.pk}"
-        return redirect(reverse("admin:pghistory_events_changelist") + "?" + urlencode({"obj": label}))
 
 
 class AuditEventsAdmin(EventsAdmin):

@@ -15,9 +15,9 @@ from django.utils import timezone
 from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
 from devices.models import Booking, Device, QueueEntry
 from devices.signals import workflow_devices_granted
-from labcore.exceptions import ConflictError, NotFound
+from devices.workflow_rules import finished_workflow_statuses
+from labcore.exceptions import ApplicationError, ConflictError
 from labcore.locking import lock_conflicts_as_409, lock_row, lock_rows
-from workflows.choices import FINISHED_WORKFLOW_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ def ensure_workflow_can_hold(workflow) -> None:
     """
     locked = lock_row(type(workflow)._default_manager.filter(pk=workflow.pk), what=f"workflow {workflow.pk}")
     if locked is None:
-        raise NotFound(f"workflow {workflow.pk} does not exist", fields={"workflow_id": ["does not exist"]})
-    if locked.status in FINISHED_WORKFLOW_STATUSES:
+        raise ApplicationError(f"workflow {workflow.pk} does not exist", fields={"workflow_id": ["does not exist"]})
+    if locked.status in finished_workflow_statuses():
         raise ConflictError(
             f"workflow {workflow.pk} is {locked.status}; it cannot book devices",
             fields={"workflow_id": [f"workflow {workflow.pk} is {locked.status}."]},
@@ -235,7 +235,7 @@ def hand_off(device_ids: Iterable[str]) -> list[int]:
         head = queue_heads([device_id], with_workflow=True).get(device_id)
         if head is None:
             continue
-        if head.workflow.status in FINISHED_WORKFLOW_STATUSES:
+        if head.workflow.status in finished_workflow_statuses():
             stale = list(QueueEntry.objects.waiting().filter(request_id=head.request_id))
             entries_resolve(stale, QueueEntryStatus.WITHDRAWN)
             pending = sorted(set(pending) | {entry.device_id for entry in stale})

@@ -1,5 +1,6 @@
 """Devices, the ActionType registry, bookings and the per-device priority queue."""
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -128,8 +129,6 @@ class ActionType(models.Model):
             )
 
     def _in_use(self) -> bool:
-        from django.apps import apps
-
         RunStep = apps.get_model("workflows", "RunStep")
         return self.actions.exists() or RunStep.objects.filter(action_type_id=self.pk).exists()
 

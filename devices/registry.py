@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from devices.models import ActionType
-from labcore.exceptions import ApplicationError, NotFound
+from labcore.exceptions import ApplicationError
 from labcore.validators import unstorable_json_paths
 
 
@@ -18,7 +18,8 @@ def action_type_get(name: str) -> ActionType:
     try:
         return ActionType.objects.get(name=name)
     except ActionType.DoesNotExist:
-        raise NotFound(f"no action type named {name!r}", fields={"action_type": [f"unknown: {name!r}"]}) from None
+        message = f"no action type named {name!r}"
+        raise ApplicationError(message, fields={"action_type": [f"unknown: {name!r}"]}) from None
 
 
 def action_types_by_name(names) -> dict[str, ActionType]:

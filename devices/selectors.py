@@ -78,6 +78,7 @@ def device_admin_list() -> QuerySet[Device]:
 
 def device_in_use(device: Device) -> bool:
     """True when a protocol action is pinned to ``device`` or a run-step was planned on it."""
-    from workflows.models import Action, RunStep
-
-    return Action.objects.filter(device=device).exists() or RunStep.objects.filter(device=device).exists()
+    # Both models belong to workflows, above devices: reached through relations, not imports
+    # (Action.device is ``pinned_actions``; run-steps through the workflow a booking points at).
+    workflow_model = Booking._meta.get_field("workflow").related_model
+    return device.pinned_actions.exists() or workflow_model.objects.filter(run_steps__device=device).exists()

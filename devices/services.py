@@ -136,7 +136,8 @@ def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: i
     True when the workflow holds them all on return. Otherwise it books nothing, waits as one
     request (one QueueEntry per missing device, sharing a request_id) and returns False; the
     hand-off that later grants it sends ``workflow_devices_granted``. Calling it again while
-    queued creates no duplicates (it extends the same request if the set grew).
+    queued creates no duplicates; if the set grew, the old request is withdrawn and it waits again
+    as one fresh request for the whole set, at the back of each queue (it is not extended in place).
     """
     ensure_workflow_can_hold(workflow)
     wanted = {device.pk for device in devices}

@@ -10,80 +10,23 @@ execution log when there is history (successful dispatches), else its ActionType
 ``estimated_duration_seconds``. A workflow that has no run-steps at all (a booking made by hand
 through the original API) counts ``LABCORE_WAIT_FALLBACK_SECONDS`` (default 60). The estimate is
 0 only for a free device nobody waits for; a busy or reserved device is never less than 1 s.
-Method and caveats: docs/booking.md.
+Method and caveats: docs/booking.md. The remaining work of a workflow (its run-steps, priced with
+the execution log) is computed by workflows (workflows.remaining_work), above devices, and
+handed in through devices.workflow_rules.
 """
 
 from django.conf import settings
-from django.db.models import Aggregate, FloatField
-from django.utils import timezone
 
 from devices.choices import Priority
 from devices.models import Booking, Device
 from devices.selectors import device_queue
-from executionlogs.choices import LogStatus
-from executionlogs.models import ExecutionLog
-from workflows.choices import RunStepStatus
-from workflows.models import RunStep
+from devices.workflow_rules import remaining_work_seconds
 
-REMAINING_STEP_STATUSES = (RunStepStatus.PENDING, RunStepStatus.DISPATCHING, RunStepStatus.WAITING)
-IN_FLIGHT_STEP_STATUSES = (RunStepStatus.DISPATCHING, RunStepStatus.WAITING)
 MINIMUM_BUSY_WAIT_SECONDS = 1.0
 
 
 def fallback_seconds() -> float:
     return float(getattr(settings, "LABCORE_WAIT_FALLBACK_SECONDS", 60.0))
-
-
-class Median(Aggregate):
-    """PostgreSQL's continuous median: ``percentile_cont(0.5) WITHIN GROUP (ORDER BY x)``."""
-
-    function = "PERCENTILE_CONT"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-
-def measured_medians(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
-    """Median successful latency in seconds per (action type name, device id), where logged."""
-    if not pairs:
-        return {}
-    rows = (
-        ExecutionLog.objects.filter(
-            action_type__in={name for name, _ in pairs},
-            device_id__in={device_id for _, device_id in pairs},
-            status=LogStatus.SUCCESS,
-            latency_ms__isnull=False,
-        )
-        .order_by()
-        .values("action_type", "device_id")
-        .annotate(median_ms=Median("latency_ms"))
-    )
-    return {(row["action_type"], row["device_id"]): row["median_ms"] / 1000.0 for row in rows}
-
-
-def remaining_work_seconds(workflow_ids: list[int]) -> dict[int, float]:
-    """Estimated seconds of work each workflow still has to do (two queries for any number)."""
-    workflow_ids = list(dict.fromkeys(workflow_ids))
-    steps = list(RunStep.objects.filter(workflow_id__in=workflow_ids).select_related("action_type"))
-    medians = measured_medians(
-        {(step.action_type.name, step.device_id) for step in steps if step.status in REMAINING_STEP_STATUSES}
-    )
-    now = timezone.now()
-    seconds = dict.fromkeys(workflow_ids, 0.0)
-    has_steps = set()
-    for step in steps:
-        has_steps.add(step.workflow_id)
-        if step.status not in REMAINING_STEP_STATUSES:
-            continue
-        cost = medians.get((step.action_type.name, step.device_id), step.action_type.estimated_duration_seconds)
-        started = step.started_at or step.dispatched_at
-        if step.status in IN_FLIGHT_STEP_STATUSES and started:
-            cost = max(0.0, cost - (now - started).total_seconds())
-        seconds[step.workflow_id] += cost
-    for workflow_id in workflow_ids:
-        if workflow_id not in has_steps:
-            seconds[workflow_id] = fallback_seconds()
-    return seconds
 
 
 def wait_time_estimate(*, device: Device, workflow=None) -> dict:
@@ -115,4 +58,4 @@ def wait_time_estimate(*, device: Device, workflow=None) -> dict:
     return result | {"position": len(ahead) + 1, "queued": own is not None, "estimated_wait_seconds": round(seconds, 3)}
 
 
-__all__ = ["measured_medians", "remaining_work_seconds", "wait_time_estimate"]
+__all__ = ["fallback_seconds", "wait_time_estimate"]

@@ -95,12 +95,6 @@ def jsonb_text(value) -> str:
     raise ValueError(f"jsonb_text: unsupported value {value!r}")
 
 
-def table_name() -> str:
-    from executionlogs.models import ExecutionLog
-
-    return ExecutionLog._meta.db_table
-
-
 def _aware_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -139,7 +133,7 @@ def chain_append(entry, *save_args, **save_kwargs) -> None:
     backwards along the chain), ``started_at`` when the caller gave none (the database clock
     less the latency), and both hashes.
     """
-    table = table_name()
+    table = entry._meta.db_table
     request_json, response_json = dump_json(entry.request), dump_json(entry.response)
     # savepoint=False: nested in the executor's record transaction a savepoint would only add
     # round trips; an error here aborts the enclosing transaction either way.

@@ -5,6 +5,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Now
 
+from executionlogs.chain import chain_append
 from executionlogs.choices import Cause, LogStatus
 
 
@@ -15,7 +16,7 @@ class AppendOnlyError(RuntimeError):
 class ExecutionLogQuerySet(models.QuerySet):
     """Refuses every bulk path that would change, remove or bypass the hash chain.
 
-    The database trigger installed by migration 0002 refuses UPDATE and DELETE as well; this
+    The database trigger installed by migration 0003 (0003_append_only_trigger) refuses UPDATE and DELETE as well; this
     layer only turns the mistake into a clear Python error before any SQL is sent.
     """
 
@@ -115,8 +116,6 @@ class ExecutionLog(models.Model):
             raise AppendOnlyError("execution log entries are never updated")
         if not getattr(self, "_sealed", False):
             # Every insert path (the service, a factory, objects.create) goes through the chain.
-            from executionlogs.chain import chain_append
-
             chain_append(self, *args, **kwargs)
             return
         kwargs["force_insert"] = True

@@ -14,10 +14,10 @@ from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
 from devices.models import ActionType, Device
-from executionlogs.chain import CHAIN_LOCK, GENESIS_HASH, HASHED_FIELDS, canonical_digest, jsonb_text, table_name
+from executionlogs.chain import CHAIN_LOCK, GENESIS_HASH, HASHED_FIELDS, canonical_digest, jsonb_text
 from executionlogs.choices import Cause, LogStatus
+from executionlogs.models import ExecutionLog
 from labcore.locking import advisory_lock
-from workflows.models import Workflow
 
 COPY_COLUMNS = (*HASHED_FIELDS, "previous_hash", "entry_hash")
 STATUS_WEIGHTS = [("success", 940), ("error", 40), ("timeout", 15), ("unknown", 5)]
@@ -58,7 +58,9 @@ class _Vocabulary:
         for name, kind in ActionType.objects.values_list("name", "device_kind"):
             actions_by_kind.setdefault(kind, []).append(name)
         self.devices = [(device_id, actions_by_kind.get(kind) or FALLBACK_ACTIONS) for device_id, kind in devices]
-        self.workflow_ids = list(Workflow.objects.order_by("-id").values_list("id", flat=True)[:200])
+        # Workflows sit above the execution log: reach their table through the log's foreign key.
+        workflows = ExecutionLog._meta.get_field("workflow").related_model
+        self.workflow_ids = list(workflows.objects.order_by("-id").values_list("id", flat=True)[:200])
         self.statuses = [status for status, weight in STATUS_WEIGHTS for _ in range(weight)]
         # (device, action, status) -> list of (request text, response text): rendering jsonb text is
         # the costly part, so each row picks one of a few dozen variants.
@@ -77,7 +79,7 @@ class _Vocabulary:
 
 def _reserve(cursor, count: int) -> tuple[int, str]:
     """Under the chain lock: the chain head's hash and the first of ``count`` reserved ids."""
-    table = table_name()
+    table = ExecutionLog._meta.db_table
     cursor.execute(f"SELECT entry_hash FROM {table} ORDER BY id DESC LIMIT 1")
     head = cursor.fetchone()
     cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
@@ -116,7 +118,7 @@ def logs_seed(
             entry_id, previous_hash = _reserve(cursor, size)
             # A queued writer sends COPY data from a thread, so PostgreSQL parses one block
             # while Python renders and hashes the next.
-            sql = f"COPY {table_name()} ({columns}) FROM STDIN"
+            sql = f"COPY {ExecutionLog._meta.db_table} ({columns}) FROM STDIN"
             with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
                 lines = []
                 for index in range(written, written + size):

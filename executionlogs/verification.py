@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from executionlogs.chain import GENESIS_HASH, HASHED_FIELDS, entry_digest, table_name
+from executionlogs.chain import GENESIS_HASH, HASHED_FIELDS, entry_digest
+from executionlogs.models import ExecutionLog
 
 
 @dataclass
@@ -40,7 +41,7 @@ def chain_verify(*, chunk_size: int = 5000, progress=None) -> ChainReport:
     Payloads are read as ``jsonb::text``, the exact form they were hashed in.
     """
     columns = ", ".join(_select(name) for name in HASHED_FIELDS)
-    sql = f"SELECT {columns}, previous_hash, entry_hash FROM {table_name()} ORDER BY id"
+    sql = f"SELECT {columns}, previous_hash, entry_hash FROM {ExecutionLog._meta.db_table} ORDER BY id"
     report = ChainReport()
     expected_previous = GENESIS_HASH
     with transaction.atomic(), connection.chunked_cursor() as cursor:

@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 from celery.signals import task_postrun, worker_init, worker_process_init
+from django.conf import settings
+from django.db import close_old_connections, connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labcore.settings.dev")
 
@@ -21,9 +23,6 @@ def keep_worker_db_connections(**kwargs):
     ``worker_process_init`` covers prefork children; ``worker_init`` the worker's main process,
     which runs the tasks itself with ``--pool=solo`` or ``threads`` (prefork children inherit it).
     """
-    from django.conf import settings
-    from django.db import connections
-
     for connection in connections.all():
         connection.settings_dict["CONN_MAX_AGE"] = settings.LABCORE_WORKER_DB_CONN_MAX_AGE
 
@@ -31,6 +30,4 @@ def keep_worker_db_connections(**kwargs):
 @task_postrun.connect(dispatch_uid="labcore.worker_close_old_connections")
 def close_broken_or_old_connections(**kwargs):
     """After each task, drop a connection that broke (database restart) or outlived its age."""
-    from django.db import close_old_connections
-
     close_old_connections()

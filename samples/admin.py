@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audit.admin import AuditHistoryAdminMixin
+from labcore.admin_history import AuditHistoryAdminMixin
 from samples.models import Plate, Sample
 
 

@@ -33,6 +33,6 @@ def api_client(token):
 @pytest.fixture
 def demo_lab(db):
     """The demo lab of ``seed_demo``."""
-    from labcore.demo import demo_lab_seed
+    from workflows.demo import demo_lab_seed
 
     demo_lab_seed()

@@ -1,9 +1,20 @@
 from django.apps import AppConfig
 
+from devices.workflow_rules import workflow_rules_register
+from workflows.choices import FINISHED_WORKFLOW_STATUSES
+
 
 class WorkflowsConfig(AppConfig):
     name = "workflows"
     verbose_name = "Protocols and workflows"
 
     def ready(self):
+        # Imported here, not at the top: both import models, which exist only once the app
+        # registry has created every AppConfig (Django's rule, not an import cycle).
         from workflows import signals  # noqa: F401 - connects the executor's receivers
+        from workflows.remaining_work import remaining_work_seconds
+
+        # devices sits below workflows and cannot import it: hand it what it needs to know.
+        workflow_rules_register(
+            finished_statuses=FINISHED_WORKFLOW_STATUSES, remaining_work_seconds=remaining_work_seconds
+        )

@@ -4,9 +4,9 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count
 
-from audit.admin import AuditHistoryAdminMixin
 from devices.models import ActionType
 from devices.registry import ACTION_TYPE_FIELDS, schema_errors
+from labcore.admin_history import AuditHistoryAdminMixin
 
 
 class ActionTypeForm(forms.ModelForm):

@@ -23,8 +23,7 @@ from devices.selectors import booking_list, device_queue
 from devices.services import booking_create, booking_release, queue_entry_create, queue_entry_withdraw
 from devices.wait_time import wait_time_estimate
 from labcore.api.pagination import cursor_pagination
-from labcore.exceptions import NotFound
-from workflows.models import Workflow
+from labcore.exceptions import ApplicationError, NotFound
 
 BOOKING_CAPABILITIES = {
     "book": OPERATE_DEVICES,
@@ -34,11 +33,14 @@ BOOKING_CAPABILITIES = {
 }
 
 
-def _workflow_get(workflow_id: int) -> Workflow:
-    workflow = Workflow.objects.filter(pk=workflow_id).first()
+def _workflow_get(workflow_id: int):
+    # Workflows sit above devices: their model is reached through the booking's foreign key.
+    workflow_model = Booking._meta.get_field("workflow").related_model
+    workflow = workflow_model.objects.filter(pk=workflow_id).first()
     if workflow is None:
         message = f"workflow {workflow_id} does not exist"
-        raise NotFound(message, fields={"workflow_id": [message]})
+        # A reference in the body or query string, not the URL: bad input naming the field (400).
+        raise ApplicationError(message, fields={"workflow_id": [message]})
     return workflow
 
 

@@ -5,11 +5,13 @@ from devices.api.filters import DeviceFilter
 from devices.api.serializers import DeviceSerializer
 from devices.selectors import device_list
 from labcore.api.pagination import cursor_pagination
-from workflows.api.device_execute import DeviceExecuteMixin
 
 
-class DeviceViewSet(DeviceBookingActionsMixin, DeviceExecuteMixin, viewsets.ReadOnlyModelViewSet):
+class DeviceViewSet(DeviceBookingActionsMixin, viewsets.ReadOnlyModelViewSet):
     """Instruments of the lab; ``{id}`` is the device's slug (``liquid-handler-1``)."""
+
+    # POST devices/{id}/execute runs as part of a workflow: workflows.api.device_execute serves
+    # it at the same path (devices does not import workflows).
 
     required_capabilities = {**BOOKING_CAPABILITIES}
     serializer_class = DeviceSerializer

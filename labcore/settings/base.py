@@ -212,7 +212,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "labcore.api.permissions.HasRoleCapability",
+        "accounts.permissions.HasRoleCapability",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
         "labcore.api.throttling.LabUserRateThrottle",

@@ -365,7 +365,7 @@ def test_the_simulator_is_reachable_only_on_loopback(simulator):
 
 def test_every_demo_action_runs_through_the_simulator_in_protocol_order(demo_lab):
     from devices.models import ActionType
-    from labcore.demo_data import PROTOCOL
+    from workflows.demo_data import PROTOCOL
 
     samples = ("SAMPLE001", "SAMPLE002")
     plan = [action for _step, actions in PROTOCOL["steps"] for action in actions]

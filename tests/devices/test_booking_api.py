@@ -207,16 +207,16 @@ def test_unknown_device_is_404(api_client, action):
 
 
 @pytest.mark.parametrize("action", ["book", "release", "queue"])
-def test_unknown_workflow_is_404_naming_workflow_id(api_client, action):
+def test_unknown_workflow_in_the_body_is_400_naming_workflow_id(api_client, action):
     device = DeviceFactory()
     response = api_client.post(f"/api/devices/{device.pk}/{action}", {"workflow_id": 999999}, format="json")
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert "workflow_id" in response.json()["fields"]
 
 
-def test_unknown_workflow_for_wait_time_is_404(api_client):
+def test_unknown_workflow_for_wait_time_is_400_naming_workflow_id(api_client):
     response = api_client.get(f"/api/devices/{DeviceFactory().pk}/wait-time", {"workflow_id": 999999})
-    assert response.status_code == 404 and "workflow_id" in response.json()["fields"]
+    assert response.status_code == 400 and "workflow_id" in response.json()["fields"]
 
 
 def test_priority_outside_the_three_is_400_listing_them(api_client):

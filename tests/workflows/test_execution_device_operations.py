@@ -48,12 +48,12 @@ def test_a_device_held_by_a_workflow_runs_operations_only_for_that_workflow(api_
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
-        ({"operation": "no.such"}, 404, "operation"),
+        ({"operation": "no.such"}, 400, "operation"),
         ({"operation": "plate_read"}, 400, "operation"),  # a plate reader's operation
         ({"operation": "pipette_transfer", "parameters": {"volume_ul": -5}}, 400, "parameters.volume_ul"),
         ({"operation": "pipette_transfer", "parameters": "x"}, 400, "parameters"),
         ({}, 400, "operation"),
-        ({"operation": "pipette_transfer", "workflow_id": 999999}, 404, "workflow_id"),
+        ({"operation": "pipette_transfer", "workflow_id": 999999}, 400, "workflow_id"),
     ],
 )
 def test_bad_requests_name_the_field(api_client, demo_lab, body, status, field):

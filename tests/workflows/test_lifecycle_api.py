@@ -134,7 +134,7 @@ def test_resolve_validates_its_body_and_the_step_state(api_client):
     )
     assert not_unknown.status_code == 409 and "not unknown" in not_unknown.json()["detail"]
     missing = api_client.post(f"/api/workflows/{workflow.pk}/resolve", {"step": 7, "decision": "retry"}, format="json")
-    assert missing.status_code == 404 and "step" in missing.json()["fields"]
+    assert missing.status_code == 400 and "step" in missing.json()["fields"]
 
     executor_recover(now=step.dispatched_at + timedelta(seconds=600))
     detail = api_client.get(f"/api/workflows/{workflow.pk}").json()

@@ -1,15 +1,19 @@
 """The admin protocol editor: nested steps and actions, summary, frozen versions, constant queries."""
 
 import json
+import threading
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
+from labcore.exceptions import ConflictError
 from tests.factories import SampleFactory, UserFactory
 from tests.utils import queries_for
 from tests.workflows.factories import protocol_make, registry_make
 from workflows.models import Protocol, Workflow
+from workflows.services.protocols import protocol_publish
 
 
 @pytest.fixture
@@ -231,3 +235,38 @@ def test_import_of_a_step_name_with_a_nul_names_the_step(demo_lab):
     with pytest.raises(ApplicationError) as refused:
         protocol_import(document=document)
     assert list(refused.value.fields) == ["steps.1.name"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_editor_save_waits_for_a_publish_in_flight_and_then_refuses(admin_client):
+    """The editor's save locks the protocol row (docs/decisions.md): it cannot land on a version
+    that a concurrent publish is freezing. Without the lock it read "draft" and saved over it."""
+    registry_make()
+    protocol = protocol_make(2)
+    steps = [
+        (s, [(a, a.action_type_id, json.dumps(a.parameters)) for a in s.actions.order_by("position")])
+        for s in protocol.steps.order_by("position")
+    ]
+    data = editor_post(protocol, steps[::-1])
+    data["name"] = "Renamed"
+    publishing, commit = threading.Event(), threading.Event()
+
+    def publisher():
+        try:
+            with transaction.atomic():
+                protocol_publish(protocol=Protocol.objects.get(pk=protocol.pk))
+                publishing.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=publisher)
+    thread.start()
+    assert publishing.wait(10)
+    threading.Timer(0.5, commit.set).start()  # the save below blocks on the row until then
+    with pytest.raises(ConflictError, match="published and frozen"):
+        admin_client.post(change_url(protocol), data)
+    thread.join(10)
+    protocol.refresh_from_db()
+    assert protocol.is_published and protocol.name == "Passage"
+    assert current_graph(protocol)[0][0] == "Step 1"

@@ -18,11 +18,12 @@ from django.db.models import Count, Prefetch
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
-from audit.admin import AuditHistoryAdminMixin
 from devices.models import ActionType, Device
+from labcore.admin_history import AuditHistoryAdminMixin
 from workflows.admin import protocol_views
 from workflows.models import Action, Project, Protocol, Step
 from workflows.selectors import protocol_list, protocol_summary, protocol_versions
+from workflows.services.protocol_editing import protocol_edit_lock
 from workflows.services.protocols import protocol_ensure_editable, protocol_positions_normalise
 
 FROZEN_MESSAGE = (
@@ -257,7 +258,10 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            protocol_ensure_editable(Protocol.objects.get(pk=obj.pk))  # the service guard, whatever the UI did
+            # Lock the row (held until the admin's transaction commits, inline rows included), then
+            # the service guard on the row as locked, whatever the UI did: a publish racing this
+            # save either committed first (refused here) or waits for it.
+            protocol_ensure_editable(protocol_edit_lock(protocol=obj))
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)

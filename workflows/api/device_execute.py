@@ -1,15 +1,20 @@
 """``POST /api/devices/{id}/execute``: one operation on a device through its adapter, logged.
 
-A mixin of DeviceViewSet (it names its own capability through the route's initkwargs, like the
-workflow lifecycle actions); the rules are in workflows.services.operations.
+The path is a device's, but the operation runs as part of a workflow (its log entry names the
+run, the holder check reads workflow state), so the view lives here, where the dependency points
+down to devices, and workflows' URLconf routes it at ``devices/{id}/execute`` next to the
+DeviceViewSet of devices (which knows nothing of workflows). The rules are in
+workflows.services.operations.
 """
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.roles import OPERATE_DEVICES
+from devices.api.filters import DeviceFilter
+from devices.selectors import device_list
 from workflows.services.operations import device_operation_execute
 
 
@@ -30,8 +35,15 @@ class DeviceExecuteResultSerializer(serializers.Serializer):
     execution_log_id = serializers.IntegerField()
 
 
-class DeviceExecuteMixin:
+class DeviceExecuteViewSet(viewsets.GenericViewSet):
+    """``execute`` on a device; looked up like DeviceViewSet (same queryset, slug and filters)."""
+
     required_capabilities: dict = {}
+    filterset_class = DeviceFilter
+    lookup_value_regex = "[-a-zA-Z0-9_]+"
+
+    def get_queryset(self):
+        return device_list()
 
     @extend_schema(request=DeviceExecuteSerializer, responses=DeviceExecuteResultSerializer)
     @action(detail=True, methods=["post"], required_capabilities={"execute": OPERATE_DEVICES})

@@ -1,8 +1,10 @@
 """What scientists write: Project -> Protocol -> Step -> Action."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from devices.registry import parameters_errors, parameters_with_defaults
 from labcore.validators import validate_storable_json
 from workflows.choices import ProtocolStatus
 
@@ -116,10 +118,6 @@ class Action(models.Model):
 
     def clean(self):
         """Parameters must satisfy the type's JSON Schema; a pinned device must be of its kind."""
-        from django.core.exceptions import ValidationError
-
-        from devices.registry import parameters_errors, parameters_with_defaults
-
         if not self.action_type_id:
             return
         errors: dict[str, list[str]] = {}

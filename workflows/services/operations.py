@@ -16,7 +16,7 @@ from devices.registry import parameters_validate
 from executionlogs.choices import Cause
 from executionlogs.models import ExecutionLog
 from executionlogs.services import execution_log_create
-from labcore.exceptions import ApplicationError, ConflictError, NotFound
+from labcore.exceptions import ApplicationError, ConflictError
 from workflows.models import Workflow
 from workflows.services.dispatch import assert_no_transaction
 from workflows.services.recording import LOG_STATUS
@@ -35,7 +35,7 @@ class OperationOutcome:
 def _operation_check(*, device: Device, operation: str, parameters, workflow_id: int | None):
     action_type = ActionType.objects.filter(name=operation).first()
     if action_type is None:
-        raise NotFound(f"no action type named {operation!r}", fields={"operation": [f"unknown: {operation!r}"]})
+        raise ApplicationError(f"no action type named {operation!r}", fields={"operation": [f"unknown: {operation!r}"]})
     if action_type.device_kind != device.kind:
         raise ApplicationError(
             f"{operation} runs on a {action_type.device_kind}; device {device.pk} is a {device.kind}",
@@ -52,7 +52,7 @@ def _operation_check(*, device: Device, operation: str, parameters, workflow_id:
     if workflow_id is not None:
         workflow = Workflow.objects.filter(pk=workflow_id).first()
         if workflow is None:
-            raise NotFound(f"no workflow {workflow_id}", fields={"workflow_id": [f"no workflow {workflow_id}"]})
+            raise ApplicationError(f"no workflow {workflow_id}", fields={"workflow_id": [f"no workflow {workflow_id}"]})
         if holder is None or holder.workflow_id != workflow.pk:
             raise ConflictError(
                 f"workflow {workflow.pk} does not hold device {device.pk}; book it first",

@@ -178,7 +178,7 @@ def workflow_resolve(*, workflow: Workflow, step: int, decision: str, user=None,
         raise ConflictError(f"workflow {workflow.pk} is {workflow.status}", fields={"status": [workflow.status]})
     run_step = workflow.run_steps.select_related("action_type").filter(position=step).first()
     if run_step is None:
-        raise NotFound(f"workflow {workflow.pk} has no step {step}", fields={"step": [f"no step {step}"]})
+        raise ApplicationError(f"workflow {workflow.pk} has no step {step}", fields={"step": [f"no step {step}"]})
     if run_step.status != RunStepStatus.UNKNOWN:
         raise ConflictError(
             f"step {step} is {run_step.status}, not unknown: there is nothing to resolve",

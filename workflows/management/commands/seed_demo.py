@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from labcore.demo import demo_lab_seed
+from workflows.demo import demo_lab_seed
 
 
 class Command(BaseCommand):

@@ -1,4 +1,8 @@
-"""Create (or bring back to its defined state) the demo lab. Idempotent."""
+"""Create (or bring back to its defined state) the demo lab. Idempotent.
+
+It seeds every app's part (devices, samples, protocols, users), so it lives in workflows, the
+top domain app, which may import all of them; ``labcore`` (the kernel) imports none.
+"""
 
 import os
 
@@ -8,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.models import ActionType, Device
-from labcore import demo_data
 from samples.models import Plate, Sample
+from workflows import demo_data
 from workflows.choices import ProtocolStatus
 from workflows.models import Action, Project, Protocol, Step
 

@@ -1,0 +1,73 @@
+"""How much work a workflow still has to do, in seconds: what the devices' wait-time estimate adds up.
+
+Each remaining run-step (pending, or in flight less the time already spent) costs the median
+measured latency of its action type on its device in the execution log when there is history
+(successful dispatches), else its ActionType's ``estimated_duration_seconds``; a workflow with
+no run-steps at all counts ``LABCORE_WAIT_FALLBACK_SECONDS``. It reads run-steps and the
+execution log, both above devices, so workflows provides it to devices.wait_time
+(registered in WorkflowsConfig.ready through devices.workflow_rules).
+"""
+
+from django.db.models import Aggregate, FloatField
+from django.utils import timezone
+
+from devices.wait_time import fallback_seconds
+from executionlogs.choices import LogStatus
+from executionlogs.models import ExecutionLog
+from workflows.choices import IN_FLIGHT_STEP_STATUSES, RunStepStatus
+from workflows.models import RunStep
+
+# Steps still to run: pending, or in flight (less the time already spent).
+REMAINING_STEP_STATUSES = (RunStepStatus.PENDING, *IN_FLIGHT_STEP_STATUSES)
+
+
+class Median(Aggregate):
+    """PostgreSQL's continuous median: ``percentile_cont(0.5) WITHIN GROUP (ORDER BY x)``."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def measured_medians(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """Median successful latency in seconds per (action type name, device id), where logged."""
+    if not pairs:
+        return {}
+    rows = (
+        ExecutionLog.objects.filter(
+            action_type__in={name for name, _ in pairs},
+            device_id__in={device_id for _, device_id in pairs},
+            status=LogStatus.SUCCESS,
+            latency_ms__isnull=False,
+        )
+        .order_by()
+        .values("action_type", "device_id")
+        .annotate(median_ms=Median("latency_ms"))
+    )
+    return {(row["action_type"], row["device_id"]): row["median_ms"] / 1000.0 for row in rows}
+
+
+def remaining_work_seconds(workflow_ids: list[int]) -> dict[int, float]:
+    """Estimated seconds of work each workflow still has to do (two queries for any number)."""
+    workflow_ids = list(dict.fromkeys(workflow_ids))
+    steps = list(RunStep.objects.filter(workflow_id__in=workflow_ids).select_related("action_type"))
+    medians = measured_medians(
+        {(step.action_type.name, step.device_id) for step in steps if step.status in REMAINING_STEP_STATUSES}
+    )
+    now = timezone.now()
+    seconds = dict.fromkeys(workflow_ids, 0.0)
+    has_steps = set()
+    for step in steps:
+        has_steps.add(step.workflow_id)
+        if step.status not in REMAINING_STEP_STATUSES:
+            continue
+        cost = medians.get((step.action_type.name, step.device_id), step.action_type.estimated_duration_seconds)
+        started = step.started_at or step.dispatched_at
+        if step.status in IN_FLIGHT_STEP_STATUSES and started:
+            cost = max(0.0, cost - (now - started).total_seconds())
+        seconds[step.workflow_id] += cost
+    for workflow_id in workflow_ids:
+        if workflow_id not in has_steps:
+            seconds[workflow_id] = fallback_seconds()
+    return seconds
