@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from devices.models import ActionType, Device
 from labcore import demo_data
+from samples.demo import demo_plates_seed
 from samples.models import Plate, Sample
 from workflows.choices import ProtocolStatus
 from workflows.models import Action, Project, Protocol, Step
@@ -45,6 +46,7 @@ def demo_lab_seed() -> dict:
         plates[plate["barcode"]] = _upsert(Plate, plate, barcode=plate["barcode"])
     for sample in demo_data.SAMPLES:
         _upsert(Sample, {**sample, "plate": plates[sample["plate"]]}, barcode=sample["barcode"])
+    demo_plates_seed()
     protocol = _demo_protocol_seed(action_types)
     _demo_users_seed()
     return {
