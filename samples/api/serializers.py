@@ -97,7 +97,12 @@ def flat_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         flat = {}
         for key, value in detail.items():
-            path = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            if key == "non_field_errors":
+                path = prefix
+            elif isinstance(key, int):  # a list's item, as ListSerializer reports it
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else key
             flat |= flat_errors(value, path or "non_field_errors")
         return flat
     if isinstance(detail, list) and any(isinstance(item, dict) for item in detail):
