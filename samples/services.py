@@ -64,7 +64,8 @@ def _registration_conflicts(samples: list[Sample], *, prefix) -> dict[str, list[
     """Barcodes and wells of ``samples`` that are taken, by the request itself or in the database."""
     conflicts: dict[str, list[str]] = {}
     barcode_counts = Counter(sample.barcode for sample in samples)
-    well_counts = Counter((sample.plate_id, sample.well) for sample in samples if sample.plate is not None)
+    # Keyed by the plate object, not plate_id: the plates of a plate registration have no id yet.
+    well_counts = Counter((id(sample.plate), sample.well) for sample in samples if sample.plate is not None)
     stored_barcodes = set(Sample.objects.filter(barcode__in=list(barcode_counts)).values_list("barcode", flat=True))
     stored_wells = {}
     plate_ids = {sample.plate_id for sample in samples if sample.plate_id is not None}
@@ -81,10 +82,10 @@ def _registration_conflicts(samples: list[Sample], *, prefix) -> dict[str, list[
         elif barcode_counts[sample.barcode] > 1:
             conflicts[f"{prefix(index)}barcode"] = [f"{sample.barcode} is given more than once"]
         key = (sample.plate_id, sample.well)
-        if sample.plate is not None and key in stored_wells:
+        if sample.plate is not None and sample.plate_id is not None and key in stored_wells:
             holder = stored_wells[key]
             conflicts[f"{prefix(index)}well"] = [f"{sample.plate.barcode} {sample.well} holds sample {holder}"]
-        elif sample.plate is not None and well_counts[key] > 1:
+        elif sample.plate is not None and well_counts[id(sample.plate), sample.well] > 1:
             conflicts[f"{prefix(index)}well"] = [f"{sample.well} is given to more than one sample"]
     return conflicts
 
@@ -95,40 +96,69 @@ def plate_register(*, barcode: str, well_count: int, name: str = "", samples: li
 
     ``samples`` are ``{"barcode", "well", "sample_type"[, "collected_at"]}``. A taken plate
     barcode, a taken sample barcode or two samples in one well is a ConflictError naming the
-    field; nothing is written unless every sample can be.
+    field (``barcode``, ``samples[1].well``); nothing is written unless every sample can be.
     """
-    plate = Plate(barcode=barcode, name=name, well_count=well_count)
-    rows = [Sample(plate=plate, **spec) for spec in samples]
-    errors = _field_errors(plate)
-    for index, row in enumerate(rows):
-        # The plate is checked on its own above; a sample only needs it for its well.
-        errors |= _field_errors(row, prefix=f"samples[{index}].", exclude=["plate"])
+    spec = {"barcode": barcode, "well_count": well_count, "name": name, "samples": samples}
+    return _plates_register([spec], prefixes=[""])[0]
+
+
+@transaction.atomic
+def plates_register(specs: list[dict]) -> list[Plate]:
+    """Several plates as ``plate_register`` takes them, all or nothing, in a few statements
+    whatever their number (the demo lab's 22 culture plates); fields are named ``[2].samples[1].well``."""
+    return _plates_register(specs, prefixes=[f"[{index}]." for index in range(len(specs))])
+
+
+def _plates_register(specs: list[dict], *, prefixes: list[str]) -> list[Plate]:
+    plates, rows, sample_prefixes = [], [], []
+    errors = {}
+    for spec, prefix in zip(specs, prefixes, strict=True):
+        plate = Plate(barcode=spec["barcode"], name=spec.get("name", ""), well_count=spec["well_count"])
+        plates.append(plate)
+        errors |= _field_errors(plate, prefix=prefix)
+        for index, sample_spec in enumerate(spec.get("samples", ())):
+            row = Sample(plate=plate, **sample_spec)
+            rows.append(row)
+            sample_prefixes.append(f"{prefix}samples[{index}].")
+            # The plate is checked on its own above; a sample only needs it for its well.
+            errors |= _field_errors(row, prefix=sample_prefixes[-1], exclude=["plate"])
+    what = "plate " + ", ".join(plate.barcode for plate in plates)
     if errors:
-        raise ApplicationError(f"invalid plate {barcode}: " + ", ".join(errors), fields=errors)
+        raise ApplicationError(f"invalid {what}: " + ", ".join(errors), fields=errors)
 
     conflicts = {}
-    if Plate.objects.filter(barcode=barcode).exists():
-        conflicts["barcode"] = [f"plate {barcode} is already registered"]
-    conflicts |= _registration_conflicts(rows, prefix=lambda index: f"samples[{index}].")
+    plate_counts = Counter(plate.barcode for plate in plates)
+    stored_plates = set(Plate.objects.filter(barcode__in=list(plate_counts)).values_list("barcode", flat=True))
+    for plate, prefix in zip(plates, prefixes, strict=True):
+        if plate.barcode in stored_plates:
+            conflicts[f"{prefix}barcode"] = [f"plate {plate.barcode} is already registered"]
+        elif plate_counts[plate.barcode] > 1:
+            conflicts[f"{prefix}barcode"] = [f"plate {plate.barcode} is given more than once"]
+    # Wells are told apart by plate object: none of these plates has an id yet.
+    conflicts |= _registration_conflicts(rows, prefix=lambda index: sample_prefixes[index])
     if conflicts:
-        raise ConflictError(f"plate {barcode}: " + ", ".join(conflicts) + " taken", fields=conflicts)
+        raise ConflictError(f"{what}: " + ", ".join(conflicts) + " taken", fields=conflicts)
 
-    index_of = {row.barcode: index for index, row in enumerate(rows)}
+    plate_field = {plate.barcode: f"{prefix}barcode" for plate, prefix in zip(plates, prefixes, strict=True)}
+    sample_field = {row.barcode: f"{prefix}barcode" for row, prefix in zip(rows, sample_prefixes, strict=True)}
 
     def taken_meanwhile(table, columns, values):
-        if table == Plate._meta.db_table:
-            return ConflictError(f"plate {barcode} is already registered", fields={"barcode": ["already exists"]})
-        if columns == ["barcode"] and values and values[0] in index_of:
-            field = f"samples[{index_of[values[0]]}].barcode"
-            return ConflictError(f"sample {values[0]} is already registered", fields={field: ["already exists"]})
-        return ConflictError(f"plate {barcode}: a barcode or well is taken", fields={"samples": ["already exists"]})
+        value = values[0] if len(values) == 1 else None
+        if table == Plate._meta.db_table and value in plate_field:
+            field, message = plate_field[value], f"plate {value} is already registered"
+        elif columns == ["barcode"] and value in sample_field:
+            field, message = sample_field[value], f"sample {value} is already registered"
+        else:
+            field, message = "barcode", f"{what}: a barcode is taken"
+        return ConflictError(message, fields={field: ["already exists"]})
 
-    with _inserts(what=f"plate {barcode}", conflict=taken_meanwhile):
-        plate.save()
-        # Barcode order: two registrations that share barcodes wait for each other in the same
-        # order on the unique index, so one fails with a 409 instead of both deadlocking.
+    with _inserts(what=what, conflict=taken_meanwhile):
+        # Barcode order, plates before samples: two registrations that share barcodes wait for
+        # each other in the same order on the unique indexes, so one fails with a 409 instead
+        # of both deadlocking.
+        Plate.objects.bulk_create(sorted(plates, key=lambda plate: plate.barcode))
         Sample.objects.bulk_create(sorted(rows, key=lambda row: row.barcode))
-    return plate
+    return plates
 
 
 @transaction.atomic
