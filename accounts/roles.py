@@ -13,13 +13,14 @@ EDIT_DEFINITIONS = "edit_definitions"  # projects, protocols, steps, actions, ac
 RUN_WORKFLOWS = "run_workflows"  # create and start workflows
 CONTROL_WORKFLOWS = "control_workflows"  # pause, resume, cancel, resolve, complete, execute-step
 OPERATE_DEVICES = "operate_devices"  # book, release, queue, withdraw, force-release, execute
+REGISTER_SAMPLES = "register_samples"  # register plates and samples (what a LIMS does)
 
 SCIENTIST, OPERATOR, INTEGRATOR, VIEWER = "scientist", "operator", "integrator", "viewer"
 
 ROLE_CAPABILITIES = {
-    SCIENTIST: {READ, EDIT_DEFINITIONS, RUN_WORKFLOWS},
-    OPERATOR: {READ, RUN_WORKFLOWS, CONTROL_WORKFLOWS, OPERATE_DEVICES},
-    INTEGRATOR: {READ, RUN_WORKFLOWS, CONTROL_WORKFLOWS, OPERATE_DEVICES},
+    SCIENTIST: {READ, EDIT_DEFINITIONS, RUN_WORKFLOWS, REGISTER_SAMPLES},
+    OPERATOR: {READ, RUN_WORKFLOWS, CONTROL_WORKFLOWS, OPERATE_DEVICES, REGISTER_SAMPLES},
+    INTEGRATOR: {READ, RUN_WORKFLOWS, CONTROL_WORKFLOWS, OPERATE_DEVICES, REGISTER_SAMPLES},
     VIEWER: {READ},
 }
 ALL_CAPABILITIES = set().union(*ROLE_CAPABILITIES.values())
@@ -27,13 +28,19 @@ ALL_CAPABILITIES = set().union(*ROLE_CAPABILITIES.values())
 LAB_APPS = ("devices", "samples", "workflows", "executionlogs")
 DEFINITION_MODELS = ("project", "protocol", "step", "action", "actiontype")
 OPERATOR_MODELS = ("workflow", "runstep", "device", "booking", "queueentry")
+SAMPLE_MODELS = ("plate", "sample")  # REGISTER_SAMPLES in the admin: add and correct, never delete
 
 # Admin model permissions per role, as (codename prefixes, model names or None for all lab models).
 ROLE_ADMIN_PERMISSIONS = {
     VIEWER: [(("view",), None)],
-    SCIENTIST: [(("view",), None), (("add", "change", "delete"), DEFINITION_MODELS), (("add",), ("workflow",))],
-    OPERATOR: [(("view",), None), (("change",), OPERATOR_MODELS)],
-    INTEGRATOR: [(("view",), None), (("change",), OPERATOR_MODELS)],
+    SCIENTIST: [
+        (("view",), None),
+        (("add", "change", "delete"), DEFINITION_MODELS),
+        (("add",), ("workflow",)),
+        (("add", "change"), SAMPLE_MODELS),
+    ],
+    OPERATOR: [(("view",), None), (("change",), OPERATOR_MODELS), (("add", "change"), SAMPLE_MODELS)],
+    INTEGRATOR: [(("view",), None), (("change",), OPERATOR_MODELS), (("add", "change"), SAMPLE_MODELS)],
 }
 
 

@@ -1,10 +1,11 @@
 """Plates and the samples in their wells."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from samples.choices import SampleType
-from samples.validators import barcode_validator, well_validator
+from samples.validators import WELL_COUNTS, barcode_validator, well_on_plate_error, well_validator
 
 
 class Plate(models.Model):
@@ -12,7 +13,7 @@ class Plate(models.Model):
 
     barcode = models.CharField(max_length=64, unique=True, validators=[barcode_validator])
     name = models.CharField(max_length=200, blank=True)
-    well_count = models.PositiveSmallIntegerField(default=96, choices=[(6, "6"), (24, "24"), (96, "96"), (384, "384")])
+    well_count = models.PositiveSmallIntegerField(default=96, choices=[(count, str(count)) for count in WELL_COUNTS])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -43,3 +44,10 @@ class Sample(models.Model):
 
     def __str__(self):
         return self.barcode
+
+    def clean(self):
+        # The well must exist on the plate: H13 is no well of a 96-well plate, nor D1 of a 6-well one.
+        if self.plate is not None and self.well:
+            error = well_on_plate_error(self.well, self.plate.well_count)
+            if error:
+                raise ValidationError({"well": error})

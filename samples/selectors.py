@@ -2,14 +2,21 @@
 
 import json
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from samples.models import Sample
+from samples.models import Plate, Sample
 from samples.validators import is_valid_barcode
 
 
 def sample_list() -> QuerySet[Sample]:
     return Sample.objects.select_related("plate").order_by("barcode")
+
+
+def plate_list() -> QuerySet[Plate]:
+    """Plates with their samples (by barcode): two queries for any number of plates."""
+    return Plate.objects.prefetch_related(Prefetch("samples", queryset=Sample.objects.order_by("barcode"))).order_by(
+        "barcode"
+    )
 
 
 def samples_validate(barcodes: list) -> dict:

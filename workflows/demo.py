@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.models import ActionType, Device
+from samples.demo import demo_plates_seed
 from samples.models import Plate, Sample
 from workflows import demo_data
 from workflows.choices import ProtocolStatus
@@ -49,6 +50,7 @@ def demo_lab_seed() -> dict:
         plates[plate["barcode"]] = _upsert(Plate, plate, barcode=plate["barcode"])
     for sample in demo_data.SAMPLES:
         _upsert(Sample, {**sample, "plate": plates[sample["plate"]]}, barcode=sample["barcode"])
+    demo_plates_seed()
     protocol = _demo_protocol_seed(action_types)
     _demo_users_seed()
     return {

@@ -220,7 +220,7 @@ REST_FRAMEWORK = {
     ],
     # The API speaks JSON only (as the original lab API did); the browsable API's raw form
     # sends JSON too.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["labcore.api.parsers.LabJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "labcore.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -1,7 +1,8 @@
 import django_filters
 
 from samples.choices import SampleType
-from samples.models import Sample
+from samples.models import Plate, Sample
+from samples.validators import WELL_COUNTS
 
 
 class SampleFilter(django_filters.FilterSet):
@@ -11,3 +12,11 @@ class SampleFilter(django_filters.FilterSet):
     class Meta:
         model = Sample
         fields = ["sample_type", "plate", "well"]
+
+
+class PlateFilter(django_filters.FilterSet):
+    well_count = django_filters.TypedChoiceFilter(choices=[(count, str(count)) for count in WELL_COUNTS], coerce=int)
+
+    class Meta:
+        model = Plate
+        fields = ["well_count"]

@@ -1,7 +1,8 @@
 from labcore.api.routers import OptionalSlashRouter
-from samples.api.views import SampleViewSet
+from samples.api.views import PlateViewSet, SampleViewSet
 
 router = OptionalSlashRouter()
+router.register("plates", PlateViewSet, basename="plate")
 router.register("samples", SampleViewSet, basename="sample")
 
 urlpatterns = router.urls

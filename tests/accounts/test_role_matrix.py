@@ -21,6 +21,7 @@ from accounts.roles import (
     OPERATE_DEVICES,
     OPERATOR,
     READ,
+    REGISTER_SAMPLES,
     ROLE_CAPABILITIES,
     RUN_WORKFLOWS,
     SCIENTIST,
@@ -65,7 +66,11 @@ EXPECTED = {
     ("patch", "/api/protocols/{id}/"): EDIT_DEFINITIONS,
     ("post", "/api/protocols/{id}/new-version/"): EDIT_DEFINITIONS,
     ("post", "/api/protocols/{id}/publish/"): EDIT_DEFINITIONS,
+    ("get", "/api/plates/"): READ,
+    ("post", "/api/plates/"): REGISTER_SAMPLES,
+    ("get", "/api/plates/{barcode}/"): READ,
     ("get", "/api/samples/"): READ,
+    ("post", "/api/samples/"): REGISTER_SAMPLES,
     ("get", "/api/samples/{barcode}/"): READ,
     ("post", "/api/samples/validate/"): READ,
     ("get", "/api/workflows/"): READ,
@@ -132,7 +137,7 @@ def path_values(demo_lab):
         "/api/cell-analysis-results/": str(result.pk),
     }
     named = {
-        "barcode": "SAMPLE001",
+        "barcode": {"/api/plates/": "PLATE-01", "/api/samples/": "SAMPLE001"},
         "name": "robot.aspirate",
         "device_id": "plate-reader-1",
         "entry_id": str(entry.pk),
@@ -145,7 +150,9 @@ def concrete(path: str, path_values) -> str:
 
     def value(match):
         if match.group(1) in named:
-            return named[match.group(1)]
+            found = named[match.group(1)]
+            # A name used under several prefixes ({barcode} of plates and of samples) maps by prefix.
+            return next(v for p, v in found.items() if path.startswith(p)) if isinstance(found, dict) else found
         return next(v for prefix, v in by_prefix.items() if path.startswith(prefix))
 
     return re.sub(r"\{([^}]+)\}", value, path)

@@ -52,6 +52,6 @@ def test_a_method_no_endpoint_has_is_405_not_403(anonymous_client):
     viewer.groups.set([Group.objects.get(name="viewer")])
     _, key = token_issue(user=viewer)
     anonymous_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    response = anonymous_client.post("/api/samples", {}, format="json")
+    response = anonymous_client.post("/api/bookings", {}, format="json")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from devices.models import ActionType, Device
-from samples.models import Sample
+from samples.models import Plate, Sample
 from workflows.models import Action, Protocol, Step
 
 DEMO_DEVICES = {
@@ -71,6 +71,29 @@ def test_seed_demo_creates_the_demo_lab():
     barcodes = set(Sample.objects.values_list("barcode", flat=True))
     assert {f"SAMPLE{n:03d}" for n in range(1, 21)} <= barcodes
     assert Sample.objects.filter(barcode="SAMPLE001", plate__barcode="PLATE-01").exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_24_culture_plates_each_with_samples():
+    call_command("seed_demo")
+    culture = {f"PLATE-{n:02d}" for n in range(1, 25)}
+    assert culture <= set(Plate.objects.values_list("barcode", flat=True))
+    plates_with_samples = set(
+        Sample.objects.filter(plate__barcode__in=culture).values_list("plate__barcode", flat=True)
+    )
+    assert plates_with_samples == culture
+    # The first two plates keep the samples other demos name.
+    assert set(
+        Sample.objects.filter(plate__barcode__in=["PLATE-01", "PLATE-02"]).values_list("barcode", flat=True)
+    ) == {f"SAMPLE{n:03d}" for n in range(1, 21)}
+
+
+@pytest.mark.django_db
+def test_seed_demo_registers_a_missing_demo_sample_again():
+    call_command("seed_demo")
+    Sample.objects.filter(barcode="MSC-24-A3").delete()
+    call_command("seed_demo")
+    assert Sample.objects.filter(barcode="MSC-24-A3", plate__barcode="PLATE-24", well="A3").exists()
 
 
 @pytest.mark.django_db

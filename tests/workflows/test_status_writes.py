@@ -29,7 +29,6 @@ NOT_RUNS = {
     ("devices/handoff.py", "QueueEntry.bulk_update(status)"),
     ("workflows/services/protocols.py", "protocol.status"),
     ("workflows/services/protocols.py", "protocol.save(update_fields=status)"),
-    ("labcore/demo.py", "protocol.status"),
     ("workflows/demo.py", "protocol.status"),
 }
 
