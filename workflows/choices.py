@@ -12,6 +12,13 @@ class ProtocolStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
+class WindowPolicy(models.TextChoices):
+    """What a step that starts after its window does."""
+
+    RUN_LATE = "run_late", "Run late (recorded as a violation)"
+    FAIL = "fail", "Fail the run"
+
+
 class WorkflowStatus(models.TextChoices):
     CREATED = "created", "Created"
     QUEUED = "queued", "Queued for devices"

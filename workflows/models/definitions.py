@@ -6,7 +6,7 @@ from django.db import models
 
 from devices.registry import parameters_errors, parameters_with_defaults
 from labcore.validators import validate_storable_json
-from workflows.choices import ProtocolStatus
+from workflows.choices import ProtocolStatus, WindowPolicy
 
 
 class Project(models.Model):
@@ -75,6 +75,27 @@ class Step(models.Model):
     position = models.PositiveIntegerField()
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # Timing and conditions (docs/scheduling.md). A step is a booking unit: its devices are booked
+    # when it becomes due and released when it ends, unless keep_devices chains it to the next.
+    start_after_seconds = models.FloatField(
+        null=True, blank=True, help_text="Due this long after the previous step ends (the first: after the run starts)."
+    )
+    window_seconds = models.FloatField(
+        null=True, blank=True, help_text="Must start within this long after it is due, else a window violation."
+    )
+    on_window_missed = models.CharField(
+        max_length=8,
+        choices=WindowPolicy.choices,
+        default=WindowPolicy.RUN_LATE,
+        help_text="Run late, or fail the run.",
+    )
+    repeat_every_seconds = models.FloatField(
+        null=True, blank=True, help_text="Runs again this long after each time it ends, up to repeat_max runs."
+    )
+    repeat_max = models.PositiveIntegerField(null=True, blank=True, help_text="How many runs at most.")
+    until = models.JSONField(null=True, blank=True, help_text="Stop repeating once this condition holds.")
+    run_if = models.JSONField(null=True, blank=True, help_text="Skip the step when this condition does not hold.")
+    keep_devices = models.BooleanField(default=False, help_text="Keep its devices booked into the next step.")
 
     class Meta:
         ordering = ["protocol_id", "position"]
