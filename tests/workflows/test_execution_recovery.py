@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from devices.models import Booking
 from executionlogs.models import ExecutionLog
-from labcore.exceptions import ApplicationError, ConflictError, NotFound
+from labcore.exceptions import ApplicationError, ConflictError
 from tests.workflows.executor_support import action_type_make, device_make, operator_make, status_of, workflow_make
 from workflows.choices import RunStepStatus, WorkflowStatus
 from workflows.services.dispatch import action_claim
@@ -112,8 +112,9 @@ def test_resolve_refuses_bad_input_and_steps_that_are_not_unknown():
     with pytest.raises(ApplicationError) as invalid:
         workflow_resolve(workflow=workflow, step=1, decision="ignore")
     assert "decision" in invalid.value.fields
-    with pytest.raises(NotFound):
+    with pytest.raises(ApplicationError) as missing:
         workflow_resolve(workflow=workflow, step=9, decision="retry")
+    assert "step" in missing.value.fields  # a body reference: 400 naming the field
 
 
 def test_a_lost_safe_action_is_repeated_by_itself():

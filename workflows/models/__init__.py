@@ -1,6 +1,6 @@
 from workflows.models.definitions import Action, Project, Protocol, Step
 from workflows.models.events import AppendOnlyEventError, WorkflowEvent
-from workflows.models.runs import RunStep, Workflow, WorkflowSample
+from workflows.models.runs import RunStep, RunUnit, Workflow, WorkflowSample
 
 __all__ = [
     "Action",
@@ -8,6 +8,7 @@ __all__ = [
     "Project",
     "Protocol",
     "RunStep",
+    "RunUnit",
     "Step",
     "Workflow",
     "WorkflowEvent",

@@ -1,10 +1,12 @@
 """What runs: a Workflow and its materialised plan of RunSteps."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
 from devices.choices import Priority
-from workflows.choices import DONE_STEP_STATUSES, RunStepStatus, WorkflowMode, WorkflowStatus
+from workflows.choices import DONE_STEP_STATUSES, RunStepStatus, WindowPolicy, WorkflowMode, WorkflowStatus
 
 
 class Workflow(models.Model):
@@ -67,11 +69,63 @@ class WorkflowSample(models.Model):
         return f"workflow {self.workflow_id}: sample {self.sample_id}"
 
 
+class RunUnit(models.Model):
+    """A booking unit of a protocol run: one run of one protocol step (an iteration of a repeating step).
+
+    Its devices are booked when it becomes due and released when it ends, unless
+    ``keep_devices`` chains it to the next unit (then they are booked and kept as one group).
+    Materialised with the run, like its run-steps: a later protocol edit changes nothing here.
+    Runs without units (the original step-list shape, manual runs) book their whole device set
+    at start, as they always did.
+    """
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="units")
+    position = models.PositiveIntegerField()
+    step_name = models.CharField(max_length=200)
+    step_position = models.PositiveIntegerField(help_text="The protocol step's position; its iterations share it.")
+    iteration = models.PositiveIntegerField(default=1)
+    start_after_seconds = models.FloatField(
+        default=0, help_text="Due this long after the previous unit ends (the first: after the run starts)."
+    )
+    window_seconds = models.FloatField(null=True, blank=True)
+    on_window_missed = models.CharField(max_length=8, choices=WindowPolicy.choices, default=WindowPolicy.RUN_LATE)
+    run_if = models.JSONField(null=True, blank=True)
+    until = models.JSONField(null=True, blank=True, help_text="Checked after this iteration: later ones are skipped.")
+    keep_devices = models.BooleanField(default=False)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When it may start (set when the one before ends).")
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    window_missed_seconds = models.FloatField(
+        null=True, blank=True, help_text="How long after its window closed it started (null: on time)."
+    )
+
+    class Meta:
+        ordering = ["workflow_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "position"], name="unique_run_unit_position")]
+        indexes = [
+            # The recovery scan's "due and not started" read.
+            models.Index(fields=["due_at"], condition=models.Q(started_at__isnull=True), name="rununit_due"),
+        ]
+
+    def __str__(self):
+        return f"workflow {self.workflow_id} unit {self.position}: {self.step_name} #{self.iteration}"
+
+    @property
+    def window_deadline(self):
+        if self.due_at is None or self.window_seconds is None:
+            return None
+        return self.due_at + timedelta(seconds=self.window_seconds)
+
+
 class RunStep(models.Model):
     """One action of a workflow's plan, with its device and parameters resolved."""
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="run_steps")
     position = models.PositiveIntegerField()
+    unit = models.ForeignKey(RunUnit, null=True, blank=True, on_delete=models.CASCADE, related_name="run_steps")
+    pinned = models.BooleanField(
+        default=True, help_text="False: any device of its kind, chosen when its unit is booked."
+    )
     step_name = models.CharField(max_length=200, help_text="The protocol step (or original step name).")
     action_type = models.ForeignKey("devices.ActionType", on_delete=models.PROTECT, related_name="+")
     device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="+")

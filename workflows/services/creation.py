@@ -15,7 +15,7 @@ from devices.registry import action_types_by_name, parameters_validate
 from labcore.exceptions import ApplicationError, ConflictError
 from samples.models import Sample
 from workflows.choices import WorkflowMode
-from workflows.models import Action, Protocol, RunStep, Workflow, WorkflowSample
+from workflows.models import Action, Protocol, RunStep, RunUnit, Workflow, WorkflowSample
 from workflows.services import transitions
 
 
@@ -83,7 +83,7 @@ def workflow_create_from_protocol(
         raise ApplicationError(f"protocol {protocol} has no actions", fields={"protocol": ["no actions to run"]})
     devices = devices_by_kind(a.action_type.device_kind for a in actions if a.device_id is None)
     errors: dict[str, list[str]] = {}
-    run_steps = []
+    planned: list[tuple[Action, RunStep]] = []
     step_indexes: dict[int, int] = {}
     action_indexes: dict[int, int] = {}
     for action in actions:
@@ -100,13 +100,69 @@ def workflow_create_from_protocol(
         except ApplicationError as exc:
             errors.update({f"{where}.{field}": messages for field, messages in exc.fields.items()})
             continue
-        run_steps.append(
-            RunStep(step_name=action.step.name, action_type=action.action_type, device=device, parameters=parameters)
+        run_step = RunStep(
+            step_name=action.step.name,
+            action_type=action.action_type,
+            device=device,
+            pinned=action.device_id is not None,
+            parameters=parameters,
         )
+        planned.append((action, run_step))
     if errors:
         raise ApplicationError(f"protocol {protocol} cannot be run: " + ", ".join(errors), fields=errors)
     workflow = Workflow(name=name, protocol=protocol, mode=mode, priority=priority, created_by=user)
-    return _workflow_write(workflow=workflow, samples=samples, run_steps=run_steps)
+    if mode == WorkflowMode.MANUAL:
+        # A manual run books its device set at start and keeps it, as the original API did.
+        return _workflow_write(workflow=workflow, samples=samples, run_steps=[run_step for _, run_step in planned])
+    return _workflow_write_with_units(workflow=workflow, samples=samples, planned=planned)
+
+
+def _workflow_write_with_units(*, workflow: Workflow, samples: list[Sample], planned: list) -> Workflow:
+    """Write an auto protocol run: one booking unit per run of each step (a repeating step's
+    iterations are units of their own), each with its own copy of the step's run-steps."""
+    by_step: dict[int, list] = {}
+    for action, run_step in planned:
+        by_step.setdefault(action.step_id, []).append((action, run_step))
+    units, run_steps = [], []
+    for step_actions in by_step.values():
+        step = step_actions[0][0].step
+        iterations = step.repeat_max or 1 if step.repeat_every_seconds else 1
+        for iteration in range(1, iterations + 1):
+            unit = RunUnit(
+                position=len(units) + 1,
+                step_name=step.name,
+                step_position=step.position,
+                iteration=iteration,
+                start_after_seconds=(step.start_after_seconds or 0) if iteration == 1 else step.repeat_every_seconds,
+                window_seconds=step.window_seconds,
+                on_window_missed=step.on_window_missed,
+                run_if=step.run_if,
+                until=step.until,
+                keep_devices=step.keep_devices,
+            )
+            units.append(unit)
+            for _, template in step_actions:
+                run_steps.append((unit, _run_step_copy(template)))
+    workflow = _workflow_write(workflow=workflow, samples=samples, run_steps=[step for _, step in run_steps])
+    for unit in units:
+        unit.workflow = workflow
+    RunUnit.objects.bulk_create(units)
+    for unit, run_step in run_steps:
+        run_step.unit = unit
+    RunStep.objects.bulk_update([step for _, step in run_steps], ["unit"])
+    return workflow
+
+
+def _run_step_copy(template: RunStep) -> RunStep:
+    return RunStep(
+        step_name=template.step_name,
+        action_type=template.action_type,
+        device=template.device,
+        pinned=template.pinned,
+        parameters=dict(template.parameters),
+    )
+
+
 
 
 @transaction.atomic
