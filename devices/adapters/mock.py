@@ -2,7 +2,7 @@
 
 Behaviour comes from the ActionType (``mock_response``, ``mock_latency_seconds``,
 ``mock_latency_jitter``, ``mock_failure_rate``, ``timeout_seconds``, ``is_long_running``),
-scaled by ``LABCORE_MOCK_LATENCY_SCALE``, and from deterministic injections in the device's
+scaled by ``LABCORE_MOCK_LATENCY_SCALE`` times ``LABCORE_TIME_SCALE``, and from deterministic injections in the device's
 ``config["mock"]`` for tests and demos (documented in docs/adapters.md):
 
     {"mock": {"fail": ["robot.aspirate"],            # or {"robot.aspirate": 2}: first 2 attempts
@@ -94,7 +94,7 @@ class MockAdapter(Adapter):
         override = overrides.get(action_type.name, overrides.get("*"))
         if override is not None:
             return max(0.0, float(override))
-        return simulated_latency(action_type, settings.LABCORE_MOCK_LATENCY_SCALE)
+        return simulated_latency(action_type, settings.LABCORE_MOCK_LATENCY_SCALE * settings.LABCORE_TIME_SCALE)
 
     def _outcome(self, action_type, attempt: int) -> tuple[str, str]:
         """``(outcome, reason)`` for this attempt: injected faults first, then the random rate."""

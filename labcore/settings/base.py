@@ -252,6 +252,9 @@ SPECTACULAR_SETTINGS = {
 # One switch sends every device to its mock adapter; the scale multiplies simulated latency.
 LABCORE_MOCK_HARDWARE = env_bool("LABCORE_MOCK_HARDWARE", True)
 LABCORE_MOCK_LATENCY_SCALE = env_float("LABCORE_MOCK_LATENCY_SCALE", 1.0)
+# Simulated time (mock hardware only): step timings and mock latencies run this much faster, so a
+# 7-day campaign runs in minutes (0.001: 12 h in 43 s). Recorded timestamps stay real.
+LABCORE_TIME_SCALE = env_float("LABCORE_TIME_SCALE", 1.0)
 LABCORE_ADAPTERS = {
     "mock": "devices.adapters.mock.MockAdapter",
     "http": "devices.adapters.http.HttpAdapter",

@@ -163,8 +163,6 @@ def _run_step_copy(template: RunStep) -> RunStep:
     )
 
 
-
-
 @transaction.atomic
 def workflow_create_from_steps(
     *,

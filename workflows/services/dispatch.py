@@ -41,7 +41,7 @@ def run_step_next(workflow: Workflow, *, for_dispatch: bool = False) -> RunStep 
     device and the workflow's sample barcodes (what a dispatch needs), saving two round trips
     per action.
     """
-    steps = workflow.run_steps.select_related("action_type", "device").exclude(status__in=DONE_STEP_STATUSES)
+    steps = workflow.run_steps.select_related("action_type", "device", "unit").exclude(status__in=DONE_STEP_STATUSES)
     if for_dispatch:
         steps = steps.annotate(
             device_held=Exists(
@@ -84,6 +84,9 @@ def action_claim(*, workflow_id: int) -> RunStep | None:
         # Every step done, one in flight, failed or unknown, or a backoff running: not a claim.
         transitions.workflow_next(workflow, step, by=EXECUTOR)
         return None
+    if step.unit_id is not None and step.unit.started_at is None:
+        # A protocol run's next booking unit: due yet? its devices? (transitions.unit_begin)
+        return transitions.unit_begin(workflow, step, by=EXECUTOR)
     if not step.device_held:
         # Exclusive use (invariant 1): an operator may have force-released the device. Never
         # dispatch to a device the workflow does not hold; resume books it again (or queues).

@@ -26,7 +26,7 @@ from workflows.choices import (
     WorkflowStatus,
 )
 from workflows.models import RunStep, Workflow
-from workflows.services import transitions
+from workflows.services import transitions, units
 from workflows.services.dispatch import action_claim, action_dispatch, action_poll, dispatch_context, run_step_next
 from workflows.services.enqueue import advance_later
 from workflows.services.recording import action_record
@@ -125,8 +125,12 @@ def _conflict(workflow: Workflow, wanted: str) -> ConflictError:
 
 
 def workflow_device_set(workflow: Workflow) -> list[Device]:
-    """The distinct devices of the workflow's run-steps, in lock (id) order."""
-    return list(Device.objects.filter(pk__in=workflow.run_steps.values("device_id")).order_by("pk"))
+    """What the run holds while it runs, in lock (id) order: the devices of all its run-steps, or,
+    for a protocol run booked unit by unit, those of the unit it is in (none between units)."""
+    steps = workflow.run_steps.all()
+    if workflow.units.exists():
+        steps = steps.filter(unit__started_at__isnull=False, unit__ended_at__isnull=True)
+    return list(Device.objects.filter(pk__in=steps.values("device_id")).order_by("pk"))
 
 
 @transaction.atomic
@@ -147,6 +151,13 @@ def workflow_start(*, workflow: Workflow, user=None, via: str = "") -> Workflow:
             raise ConflictError(f"workflow {workflow.pk} has no device to book", fields={"device_id": ["missing"]})
         booking_create(device=device, workflow=workflow, user=user)
         return transitions.workflow_run(workflow, by=by, reason=f"booked {device.pk}")
+    first_unit = units.next_unit(workflow)
+    if first_unit is not None:
+        # Booked unit by unit: nothing now; the first unit is due start_after after the start.
+        transitions.workflow_run(workflow, by=by, reason=f"{first_unit.step_name} is its first step")
+        units.unit_due_set(first_unit, after=timezone.now())
+        advance_later(workflow.pk, countdown=(first_unit.due_at - timezone.now()).total_seconds())
+        return workflow
     devices = workflow_device_set(workflow)
     if workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
         transitions.workflow_run(workflow, by=by, reason="booked " + ", ".join(device.pk for device in devices))

@@ -60,12 +60,16 @@ JOIN "{ActionType._meta.db_table}" a ON a."id" = r."action_type_id"
 JOIN "{Device._meta.db_table}" d ON d."id" = r."device_id"
 """
 
-# The record's read: the step by id, and whether any later step is still to do.
+# The record's read: the step by id, whether any later step is still to do, and whether a later
+# step of its own booking unit is (so the end of a unit is known without another round trip).
 _RECORD_STEP = (
     _STEP_FROM.format(
         extra=f"""
     EXISTS (SELECT 1 FROM "{RunStep._meta.db_table}" l
             WHERE l."workflow_id" = r."workflow_id" AND l."position" > r."position"
+              AND l."status" NOT IN {_DONE_SQL}),
+    EXISTS (SELECT 1 FROM "{RunStep._meta.db_table}" l
+            WHERE l."unit_id" = r."unit_id" AND l."position" > r."position"
               AND l."status" NOT IN {_DONE_SQL})
 """
     )
@@ -90,7 +94,7 @@ def lock_and_read(workflow_id: int, sql: str, params: list) -> tuple[Workflow | 
 
 
 def record_read(workflow_id: int, run_step_id: int) -> tuple[Workflow | None, RunStep]:
-    """Lock the workflow row and read the run-step (with ``later_left``), in one round trip.
+    """Lock the workflow row and read the run-step (with ``later_left``, ``unit_left``), in one round trip.
 
     Raises RunStep.DoesNotExist like ``RunStep.objects.get`` when there is no such step.
     """
@@ -98,5 +102,5 @@ def record_read(workflow_id: int, run_step_id: int) -> tuple[Workflow | None, Ru
     if not step_rows:
         raise RunStep.DoesNotExist(f"no run-step {run_step_id}")
     step = step_build(step_rows[0])
-    step.later_left = step_rows[0][-1]
+    step.later_left, step.unit_left = step_rows[0][-2], step_rows[0][-1]
     return workflow, step

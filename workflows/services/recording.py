@@ -115,7 +115,7 @@ def action_record(
         cell_analysis_results_create(execution_log=log, workflow=workflow, response=result.response)
     else:
         _record_failure(step, result, finished_at, by=by)
-    transitions.workflow_next(workflow, step, by=by, later_left=getattr(step, "later_left", None))
+    transitions.workflow_next(workflow, step, by=by, later_left=step.later_left, unit_left=step.unit_left)
     return step
 
 

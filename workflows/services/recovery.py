@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -21,13 +21,14 @@ from executionlogs.choices import Cause, LogStatus
 from executionlogs.services import execution_log_create
 from labcore.exceptions import ApplicationError, ConflictError, NotFound
 from workflows.choices import (
+    DONE_STEP_STATUSES,
     FINISHED_WORKFLOW_STATUSES,
     IN_FLIGHT_STEP_STATUSES,
     RunStepStatus,
     WorkflowMode,
     WorkflowStatus,
 )
-from workflows.models import RunStep, Workflow
+from workflows.models import RunStep, RunUnit, Workflow
 from workflows.services import transitions
 from workflows.services.enqueue import RUN_STEP_POLL, WORKFLOW_ADVANCE, WORKFLOW_GRANTED, send_now
 from workflows.services.transitions import RECOVERY, Actor, run_step_describe, workflow_lock
@@ -121,6 +122,8 @@ def executor_recover(*, now=None) -> dict:
         .filter(last_news__lt=now - _margin())
         .exclude(run_steps__status__in=IN_FLIGHT_STEP_STATUSES)
         .exclude(run_steps__retry_at__gt=now)  # waiting out a retry backoff: its task is scheduled
+        # Waiting for its next step's due time: its task is scheduled (a Celery ETA) for then.
+        .exclude(Exists(RunUnit.objects.filter(workflow_id=OuterRef("pk"), started_at__isnull=True, due_at__gt=now)))
         .values_list("pk", flat=True)
     )
     for workflow_id in stalled:
@@ -146,7 +149,14 @@ def queued_workflows_granted(*, now) -> list[int]:
     """
     waiting = QueueEntry.objects.waiting().filter(workflow_id=OuterRef("pk"))
     held = Booking.objects.active().filter(workflow_id=OuterRef("workflow_id"), device_id=OuterRef("device_id"))
-    not_held = RunStep.objects.filter(workflow_id=OuterRef("pk")).exclude(Exists(held))
+    # The devices it waits for: every step's, or for a protocol run booked unit by unit, those of
+    # the unit that is due (the only one with a due time and no end).
+    current = Q(unit__isnull=True) | Q(unit__due_at__isnull=False, unit__ended_at__isnull=True)
+    not_held = (
+        RunStep.objects.filter(current, workflow_id=OuterRef("pk"))
+        .exclude(status__in=DONE_STEP_STATUSES)
+        .exclude(Exists(held))
+    )
     fresh = Booking.objects.active().filter(workflow_id=OuterRef("pk"), booked_at__gte=now - _margin())
     return list(
         Workflow.objects.filter(status=WorkflowStatus.QUEUED)

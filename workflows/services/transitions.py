@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from devices.choices import BookingStatus, FailurePolicy
 from devices.models import ActionType, Booking, Device
-from devices.services import workflow_devices_release
+from devices.services import workflow_devices_acquire, workflow_devices_release
 from labcore.exceptions import ConflictError
 from labcore.locking import lock_row
 from samples.models import Sample
@@ -27,11 +27,13 @@ from workflows.choices import (
     IN_FLIGHT_STEP_STATUSES,
     EventActor,
     RunStepStatus,
+    WindowPolicy,
     WorkflowMode,
     WorkflowStatus,
     sql_in,
 )
-from workflows.models import RunStep, Workflow, WorkflowEvent, WorkflowSample
+from workflows.models import RunStep, RunUnit, Workflow, WorkflowEvent, WorkflowSample
+from workflows.services import units
 from workflows.services.enqueue import advance_later
 from workflows.services.hotpath import ACTION_TYPE_COLUMNS, DEVICE_COLUMNS, STEP_COLUMNS, lock_and_read, step_build
 
@@ -44,7 +46,8 @@ WORKFLOW_MOVES: dict[str, tuple[str, ...]] = {
     "": (W.CREATED,),
     W.CREATED: (W.RUNNING, W.QUEUED, W.CANCELLED),
     W.QUEUED: (W.RUNNING, W.CANCELLED),
-    W.RUNNING: (W.PAUSED, W.COMPLETED, W.FAILED, W.CANCELLED),
+    # running -> queued: a protocol run whose next step is due waits for that step's devices.
+    W.RUNNING: (W.PAUSED, W.QUEUED, W.COMPLETED, W.FAILED, W.CANCELLED),
     W.PAUSED: (W.RUNNING, W.QUEUED, W.FAILED, W.CANCELLED),
 }
 STEP_MOVES: dict[str, tuple[str, ...]] = {
@@ -153,20 +156,25 @@ def _step_move(step: RunStep, to: str, *, by: Actor, reason: str = "", **fields)
     return step
 
 
-def _steps_move(workflow: Workflow, *, from_statuses, to: str, by: Actor, reason: str, extra_sql: str = "") -> int:
-    """Move every step of ``workflow`` in ``from_statuses`` to ``to``, one event each, in one statement."""
+def _steps_move(
+    workflow: Workflow, *, from_statuses, to: str, by: Actor, reason: str, extra_sql: str = "", unit_ids=None
+) -> int:
+    """Move every step of ``workflow`` (of ``unit_ids`` only, when given) in ``from_statuses`` to ``to``,
+    one event each, in one statement."""
     for current in from_statuses:
         _move_check(STEP_MOVES, current, to, f"steps of workflow {workflow.pk}")
     table = RunStep._meta.db_table
+    in_units = ' AND "unit_id" = ANY(%s)' if unit_ids is not None else ""
     sql = (
         f'WITH old AS (SELECT "id", "status" FROM "{table}" '
-        f'WHERE "workflow_id" = %s AND "status" IN {sql_in(from_statuses)}), '
+        f'WHERE "workflow_id" = %s AND "status" IN {sql_in(from_statuses)}{in_units}), '
         f'changed AS (UPDATE "{table}" r SET "status" = %s{extra_sql} FROM old WHERE r."id" = old."id" '
         f'RETURNING r."id", old."status") '
         f'INSERT INTO "{_EVENT_TABLE}" ({_EVENT_COLUMNS}) '
         f'SELECT %s, changed."id", changed."status", %s, %s, %s, %s, %s FROM changed'
     )
-    params = [workflow.pk, to, workflow.pk, to, by.label, _user_id(by), reason, timezone.now()]
+    params = [workflow.pk, *([list(unit_ids)] if unit_ids is not None else []), to]
+    params += [workflow.pk, to, by.label, _user_id(by), reason, timezone.now()]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -225,14 +233,14 @@ def workflow_devices_free(workflow: Workflow, *, by: Actor, reason: str = "") ->
 # --- run-steps ---------------------------------------------------------------------------------------
 
 
-def step_claim(step: RunStep, *, by: Actor) -> RunStep:
+def step_claim(step: RunStep, *, by: Actor, note: str = "") -> RunStep:
     """Pending -> dispatching with a fresh attempt id (the claim commits before any hardware I/O)."""
     now = timezone.now()
     return _step_move(
         step,
         S.DISPATCHING,
         by=by,
-        reason=f"attempt {step.attempt + 1}",
+        reason=f"attempt {step.attempt + 1}" + (f"; {note}" if note else ""),
         attempt=step.attempt + 1,
         attempt_id=uuid.uuid4(),
         dispatched_at=now,
@@ -298,9 +306,10 @@ def step_resolve(step: RunStep, *, decision: str, by: Actor) -> RunStep:
     )
 
 
-def steps_skip(workflow: Workflow, *, from_statuses, by: Actor, reason: str) -> int:
-    """Skip the steps of ``workflow`` in ``from_statuses`` (cancel, manual complete)."""
-    return _steps_move(workflow, from_statuses=from_statuses, to=S.SKIPPED, by=by, reason=reason)
+def steps_skip(workflow: Workflow, *, from_statuses, by: Actor, reason: str, unit_ids=None) -> int:
+    """Skip the steps of ``workflow`` (of ``unit_ids`` only, when given) in ``from_statuses``:
+    cancel, manual complete, a ``run_if`` that does not hold, an ``until`` reached."""
+    return _steps_move(workflow, from_statuses=from_statuses, to=S.SKIPPED, by=by, reason=reason, unit_ids=unit_ids)
 
 
 def steps_retry_failed(workflow: Workflow, *, by: Actor) -> int:
@@ -339,6 +348,8 @@ WHERE r."id" = (SELECT n."id" FROM "{_STEP_TABLE}" n
   AND (r."retry_at" IS NULL OR r."retry_at" <= %s)
   AND EXISTS (SELECT 1 FROM "{Workflow._meta.db_table}" w
               WHERE w."id" = %s AND w."status" = '{W.RUNNING}' AND w."mode" = '{WorkflowMode.AUTO}')
+  AND (r."unit_id" IS NULL OR EXISTS (SELECT 1 FROM "{RunUnit._meta.db_table}" u
+                                     WHERE u."id" = r."unit_id" AND u."started_at" IS NOT NULL))
   AND EXISTS (SELECT 1 FROM "{Booking._meta.db_table}" b
               WHERE b."device_id" = r."device_id" AND b."workflow_id" = r."workflow_id"
                 AND b."status" = '{BookingStatus.ACTIVE}')
@@ -377,7 +388,14 @@ def claim_next(workflow_id: int) -> tuple[Workflow | None, RunStep | None]:
 # --- what comes next ---------------------------------------------------------------------------------
 
 
-def workflow_next(workflow: Workflow, step: RunStep | None, *, by: Actor, later_left: bool | None = None) -> None:
+def workflow_next(
+    workflow: Workflow,
+    step: RunStep | None,
+    *,
+    by: Actor,
+    later_left: bool | None = None,
+    unit_left: bool | None = None,
+) -> None:
     """The one decision of what a run does next, given ``step``: the step that just settled, or the
     first step not done (None when every step is done). Caller holds the workflow lock.
 
@@ -393,6 +411,18 @@ def workflow_next(workflow: Workflow, step: RunStep | None, *, by: Actor, later_
         if step is None or step.status not in IN_FLIGHT_STEP_STATUSES:
             workflow_devices_free(workflow, by=by, reason="cancelled")
         return
+    if step is not None and step.unit_id is not None and step.status in DONE_STEP_STATUSES:
+        if unit_left is None:
+            unit_left = (
+                RunStep.objects.filter(unit_id=step.unit_id, position__gt=step.position)
+                .exclude(status__in=DONE_STEP_STATUSES)
+                .exists()
+            )
+        if not unit_left:
+            unit = RunUnit.objects.get(pk=step.unit_id)
+            _unit_until(workflow, unit, about=step, by=by)
+            unit_after(workflow, unit, by=by)
+            return
     if step is not None and step.status in DONE_STEP_STATUSES and later_left is None:
         # Steps run in plan order, so only later positions can still be left to do.
         later_left = (
@@ -417,3 +447,95 @@ def workflow_next(workflow: Workflow, step: RunStep | None, *, by: Actor, later_
     elif step.status == S.UNKNOWN and workflow.status == W.RUNNING:
         why = step.error or f"{run_step_describe(step)}: outcome unknown"
         workflow_pause(workflow, by=by, reason=f"{why}; resolve step {step.position}, then resume")
+
+
+# --- booking units of protocol runs (docs/scheduling.md) ---------------------------------------------
+
+
+def unit_begin(workflow: Workflow, step: RunStep, *, by: Actor) -> RunStep | None:
+    """Start the unit of ``step`` (the run's next step, pending) when it is due, or say why not.
+
+    Not due yet: the run holds nothing and an advance is scheduled for the due time (a Celery
+    ETA; the recovery scan catches a lost one). ``run_if`` false: the unit's steps are skipped.
+    Otherwise its group's devices are booked all at once (unpinned steps take any device of
+    their kind, chosen now) or the run queues for them whole (invariant 9); once held, the unit
+    starts, a start past its window is recorded (and fails the run under ``on_window_missed:
+    fail``), and the step is claimed. Caller holds the workflow lock.
+    """
+    unit = RunUnit.objects.get(pk=step.unit_id)
+    now = timezone.now()
+    if unit.due_at is None:
+        units.unit_due_set(unit, after=now)
+    if unit.due_at > now:
+        advance_later(workflow.pk, countdown=(unit.due_at - now).total_seconds())
+        return None
+    if unit.run_if is not None:
+        evaluation = units.condition_check(workflow, unit, kind="run_if", condition=unit.run_if, about=step)
+        if not evaluation.outcome:
+            reason = f"run_if does not hold: {evaluation.describe(unit.run_if)}"
+            steps_skip(workflow, from_statuses=(S.PENDING,), by=by, reason=reason, unit_ids=[unit.pk])
+            units.unit_end_record(unit, now=now)
+            unit_after(workflow, unit, by=by)
+            return None
+    steps = units.group_steps(units.unit_group(unit))
+    chosen = units.devices_choose(workflow, steps)
+    needed = {device.pk: device for device in chosen.values()}
+    if not set(needed) <= units.held_device_ids(workflow):
+        units.steps_device_assign(steps, chosen)
+        devices = [needed[pk] for pk in sorted(needed)]
+        if not workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
+            workflow_queue(workflow, by=by, reason=f"{unit.step_name} is due; waiting for " + ", ".join(sorted(needed)))
+            return None
+    step.device = chosen[step.pk]
+    late = units.window_lateness_seconds(unit, now)
+    units.unit_start_record(unit, now=now, late=late)
+    note = ""
+    if late is not None:
+        units.window_violation_log(workflow, unit, about=step, late=late, now=now)
+        note = f"window missed by {late:.1f} s"
+        if unit.on_window_missed == WindowPolicy.FAIL:
+            workflow_finish(
+                workflow, status=W.FAILED, by=by, reason=f"{unit.step_name}: {note} (on_window_missed: fail)"
+            )
+            return None
+    return step_claim(step, by=by, note=note)
+
+
+def _unit_until(workflow: Workflow, unit: RunUnit, *, about: RunStep, by: Actor) -> None:
+    """After an iteration of a repeating step: once ``until`` holds, its later iterations are skipped."""
+    if unit.until is None:
+        return
+    later = list(
+        RunUnit.objects.filter(
+            workflow_id=workflow.pk, step_position=unit.step_position, position__gt=unit.position
+        ).values_list("pk", flat=True)
+    )
+    if not later:
+        return
+    evaluation = units.condition_check(workflow, unit, kind="until", condition=unit.until, about=about)
+    if evaluation.outcome:
+        results = ", ".join(map(str, evaluation.result_ids))
+        reason = f"stopped {unit.step_name}: {evaluation.describe(unit.until)} (results {results})"
+        steps_skip(workflow, from_statuses=(S.PENDING,), by=by, reason=reason, unit_ids=later)
+
+
+def unit_after(workflow: Workflow, unit: RunUnit, *, by: Actor) -> None:
+    """``unit`` has ended (or was skipped): free its group's devices unless kept for the very next
+    unit, make the next unit due, and advance at that time (or complete the run)."""
+    now = timezone.now()
+    if unit.ended_at is None:
+        units.unit_end_record(unit, now=now)
+    following = units.next_unit(workflow)
+    kept = unit.keep_devices and following is not None and following.position == unit.position + 1
+    if not kept:
+        # Invariant 9: between booking units a run holds nothing; the hand-off serves the queues.
+        workflow_devices_free(workflow, by=by, reason=f"{unit.step_name} ended")
+    running_auto = workflow.status == W.RUNNING and workflow.mode == WorkflowMode.AUTO
+    if following is None:
+        if running_auto:
+            workflow_finish(workflow, status=W.COMPLETED, by=by)
+        return
+    if following.due_at is None:
+        units.unit_due_set(following, after=now)
+    if running_auto:
+        advance_later(workflow.pk, countdown=max((following.due_at - now).total_seconds(), 0))
