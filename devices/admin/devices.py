@@ -79,7 +79,8 @@ class DeviceAdmin(admin.ModelAdmin):
             fields = [name for name in form.changed_data if name != "capacity"]
             if fields:
                 obj.save(update_fields=[*fields, "updated_at"])
-            if "capacity" in form.changed_data:
+            # A post without the field counts as "changed" to Django; only a new value is a change.
+            if "capacity" in form.changed_data and form.initial.get("capacity") != obj.capacity:
                 device_capacity_set(device=obj, capacity=obj.capacity, user=request.user)
         elif not change:
             super().save_model(request, obj, form, change)
