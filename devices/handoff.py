@@ -8,8 +8,12 @@ rules they keep, are in devices/services.py.
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, transaction
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 
 from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
@@ -88,21 +92,86 @@ def devices_lock(base_device_ids: Callable[[], set[str]], *, what: str) -> set[s
 # --- Reads under the locks ------------------------------------------------------------------
 
 
-def active_bookings(device_ids: Iterable[str]) -> dict[str, Booking]:
-    return {booking.device_id: booking for booking in Booking.objects.active().filter(device_id__in=device_ids)}
+@dataclass
+class DeviceSlots:
+    """A locked device's capacity, service status and active bookings (read under its lock)."""
+
+    device_id: str
+    capacity: int
+    status: str
+    bookings: list[Booking] = field(default_factory=list)
+
+    @property
+    def free(self) -> int:
+        return max(self.capacity - len(self.bookings), 0)
+
+    @property
+    def in_service(self) -> bool:
+        return self.status not in OUT_OF_SERVICE
+
+    def held_by(self, workflow_id: int) -> bool:
+        return any(booking.workflow_id == workflow_id for booking in self.bookings)
+
+    def holder_ids(self) -> list[int]:
+        return [booking.workflow_id for booking in self.bookings]
+
+    def free_slot(self) -> int:
+        """The lowest slot below the capacity that no active booking uses.
+
+        This is where the service keeps ``slot < capacity`` (the database checks it again with a
+        trigger); the caller holds the device's lock, so nobody else picks a slot meanwhile.
+        """
+        used = {booking.slot for booking in self.bookings}
+        slot = next((number for number in range(self.capacity) if number not in used), None)
+        if slot is None:
+            raise ConflictError(f"device {self.device_id} has no free slot")
+        return slot
+
+    def busy_message(self) -> str:
+        holders = ", ".join(str(workflow_id) for workflow_id in self.holder_ids())
+        if self.capacity == 1:
+            return f"device {self.device_id} is booked by workflow {holders}"
+        return f"device {self.device_id} is full: all {self.capacity} slots are booked (workflows {holders})"
 
 
-def queue_heads(device_ids: Iterable[str], *, with_workflow: bool = False) -> dict[str, QueueEntry]:
-    """The first waiting entry of each device's queue (PostgreSQL DISTINCT ON)."""
-    heads = (
-        QueueEntry.objects.waiting()
-        .filter(device_id__in=device_ids)
-        .order_by("device_id", "priority", "id")
-        .distinct("device_id")
+def slots_read(device_ids: Iterable[str]) -> dict[str, DeviceSlots]:
+    """Capacity, status and active bookings of each device, in one query for any number.
+
+    The bookings come back as unsaved-looking instances carrying id, device, workflow and slot
+    (all the booking services read of them); one statement instead of two, because every
+    contender for a device runs this while it holds the device's lock.
+    """
+    active = (
+        Booking.objects.active()
+        .filter(device_id=OuterRef("pk"))
+        .order_by("slot")
+        .values(booking=JSONObject(id="id", workflow_id="workflow_id", slot="slot"))
     )
-    if with_workflow:
-        heads = heads.select_related("workflow")
-    return {entry.device_id: entry for entry in heads}
+    rows = Device.objects.filter(pk__in=set(device_ids)).values_list("pk", "capacity", "status", ArraySubquery(active))
+    return {
+        pk: DeviceSlots(
+            pk,
+            capacity,
+            status,
+            [Booking(device_id=pk, status=BookingStatus.ACTIVE, **booking) for booking in bookings],
+        )
+        for pk, capacity, status, bookings in rows
+    }
+
+
+def queue_ahead_count():
+    """How many waiting entries of the same device are served before each entry (a subquery)."""
+    ahead = QueueEntry.objects.waiting().filter(device_id=OuterRef("device_id"))
+    ahead = ahead.filter(Q(priority__lt=OuterRef("priority")) | Q(priority=OuterRef("priority"), id__lt=OuterRef("id")))
+    count = ahead.order_by().values("device_id").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(count, output_field=IntegerField()), 0)
+
+
+def queue_front(device_id: str, size: int) -> list[QueueEntry]:
+    """The first ``size`` waiting entries of a device's queue in service order, with their
+    workflow and device."""
+    entries = QueueEntry.objects.waiting().filter(device_id=device_id).in_service_order()
+    return list(entries.select_related("workflow", "device")[:size])
 
 
 def ensure_workflow_can_hold(workflow) -> None:
@@ -125,31 +194,34 @@ def ensure_workflow_can_hold(workflow) -> None:
         )
 
 
-def first_blocker(device_ids: Iterable[str], *, workflow_id: int, priority: int) -> str | None:
-    """Why a new request of ``workflow_id`` at ``priority`` cannot have ``device_ids`` now, or None.
+def first_blocker(slots: dict[str, DeviceSlots], *, workflow_id: int, priority: int) -> str | None:
+    """Why a new request of ``workflow_id`` at ``priority`` cannot have the devices of ``slots``
+    now, or None.
 
-    A device is free for it when nobody else holds it, it is in service (not in maintenance or
-    offline) and no waiting request would be served before it (same or higher priority: those
-    arrived earlier).
+    A device is free for it when it holds a slot already, or when the device is in service and
+    has more free slots than there are waiting requests served before it (same or higher
+    priority: those arrived earlier): each of those reserves a free slot. With capacity 1 that
+    is "nobody holds it and nobody waits for it".
     """
-    device_ids = sorted(device_ids)
-    holders = active_bookings(device_ids)
-    for device_id in device_ids:
-        holder = holders.get(device_id)
-        if holder and holder.workflow_id != workflow_id:
-            return f"device {device_id} is booked by workflow {holder.workflow_id}"
-    resting = Device.objects.filter(pk__in=set(device_ids) - set(holders), status__in=OUT_OF_SERVICE).first()
-    if resting:
-        return f"device {resting.pk} is {resting.status}"
-    ahead = (
-        QueueEntry.objects.waiting()
-        .filter(device_id__in=device_ids, priority__lte=priority)
-        .exclude(workflow_id=workflow_id)
-        .order_by("priority", "id")
-        .first()
+    needed = sorted(device_id for device_id, device in slots.items() if not device.held_by(workflow_id))
+    for device_id in needed:
+        if not slots[device_id].free:
+            return slots[device_id].busy_message()
+    for device_id in needed:
+        if not slots[device_id].in_service:
+            return f"device {device_id} is {slots[device_id].status}"
+    waiting = QueueEntry.objects.waiting().filter(priority__lte=priority).exclude(workflow_id=workflow_id)
+    ahead = dict(
+        waiting.filter(device_id__in=needed)
+        .order_by()
+        .values("device_id")
+        .annotate(n=Count("id"))
+        .values_list("device_id", "n")
     )
-    if ahead:
-        return f"device {ahead.device_id} is reserved for queued workflow {ahead.workflow_id}"
+    reserved = [device_id for device_id in needed if ahead.get(device_id, 0) >= slots[device_id].free]
+    if reserved:
+        head = waiting.filter(device_id__in=reserved).order_by("priority", "id").first()
+        return f"device {head.device_id} is reserved for queued workflow {head.workflow_id}"
     return None
 
 
@@ -157,21 +229,28 @@ def first_blocker(device_ids: Iterable[str], *, workflow_id: int, priority: int)
 
 
 def device_statuses_set(device_ids: Iterable[str], status: str) -> None:
-    """Mirror bookings into Device.status; maintenance and offline are the operators' to change."""
+    """Mirror bookings into Device.status (busy: no free slot); maintenance and offline are the
+    operators' to change."""
     Device.objects.filter(pk__in=list(device_ids), status__in=[DeviceStatus.AVAILABLE, DeviceStatus.BUSY]).update(
         status=status, updated_at=timezone.now()
     )
 
 
-def bookings_create(device_ids: Iterable[str], workflow_id: int) -> list[Booking]:
+def bookings_create(slots: dict[str, DeviceSlots], device_ids: Iterable[str], workflow_id: int) -> list[Booking]:
+    """Book a free slot of each device for ``workflow_id``; ``slots`` (read under the locks) is
+    kept up to date with the new bookings."""
     device_ids = sorted(device_ids)
+    bookings = [Booking(device_id=d, workflow_id=workflow_id, slot=slots[d].free_slot()) for d in device_ids]
     try:
-        # The partial unique constraint is the last line of defence behind the row locks.
+        # The partial unique constraints and the slot trigger are the last line of defence
+        # behind the row locks.
         with transaction.atomic():
-            bookings = Booking.objects.bulk_create(Booking(device_id=d, workflow_id=workflow_id) for d in device_ids)
+            bookings = Booking.objects.bulk_create(bookings)
     except IntegrityError as exc:
         raise ConflictError(f"device {', '.join(device_ids)} is already booked") from exc
-    device_statuses_set(device_ids, DeviceStatus.BUSY)
+    for booking in bookings:
+        slots[booking.device_id].bookings.append(booking)
+    device_statuses_set([d for d in device_ids if not slots[d].free], DeviceStatus.BUSY)
     return bookings
 
 
@@ -181,6 +260,7 @@ def bookings_release(bookings: list[Booking], *, user=None, reason: str = "") ->
         booking.status, booking.released_at = BookingStatus.RELEASED, now
         booking.released_by, booking.release_reason = user, reason[:200]
     Booking.objects.bulk_update(bookings, ["status", "released_at", "released_by", "release_reason"])
+    # A released slot is a free one.
     device_statuses_set({booking.device_id for booking in bookings}, DeviceStatus.AVAILABLE)
 
 
@@ -192,22 +272,29 @@ def entries_resolve(entries: list[QueueEntry], status: str) -> None:
 
 
 def request_grant_if_ready(request_id) -> bool:
-    """Grant the waiting request ``request_id`` if it heads every queue it is in and all its
-    devices are free (or already its workflow's). Caller holds the locks of all its devices."""
-    entries = list(QueueEntry.objects.waiting().filter(request_id=request_id))
+    """Grant the waiting request ``request_id`` if, on each of its devices, there is a slot for
+    it after one for every request served before it there, and the device is in service (or
+    its workflow already holds a slot). Caller holds the locks of all its devices.
+
+    With capacity 1: it heads every queue it is in and all its devices are free.
+    """
+    entries = list(QueueEntry.objects.waiting().filter(request_id=request_id).annotate(ahead=queue_ahead_count()))
     if not entries:
         return False
-    device_ids = {entry.device_id for entry in entries}
     workflow_id = entries[0].workflow_id
-    heads = queue_heads(device_ids)
-    if any(heads[entry.device_id].pk != entry.pk for entry in entries):
-        return False  # something is served before it on one of its devices
-    holders = active_bookings(device_ids)
-    if any(holder.workflow_id != workflow_id for holder in holders.values()):
-        return False
-    if Device.objects.filter(pk__in=device_ids - set(holders), status__in=OUT_OF_SERVICE).exists():
-        return False  # it waits until the operators put the device back in service
-    bookings_create(device_ids - set(holders), workflow_id)
+    slots = slots_read(entry.device_id for entry in entries)
+    needed = []
+    for entry in entries:
+        device = slots[entry.device_id]
+        own = device.held_by(workflow_id)
+        # The requests ahead each reserve a free slot; a slot the workflow holds counts as its own.
+        if entry.ahead >= device.free + own:
+            return False
+        if not own:
+            if not device.in_service:
+                return False  # it waits until the operators put the device back in service
+            needed.append(entry.device_id)
+    bookings_create(slots, needed, workflow_id)
     entries_resolve(entries, QueueEntryStatus.GRANTED)
     transaction.on_commit(lambda: send_granted(workflow_id))
     return True
@@ -222,24 +309,31 @@ def send_granted(workflow_id: int) -> None:
 
 
 def hand_off(device_ids: Iterable[str]) -> list[int]:
-    """For each freed device, grant the request at the head of its queue if it can be granted.
+    """For each device with free slots, grant the requests at the front of its queue that can be.
 
-    Only the head may take a device (the reservation rule); a head that still waits for
-    another device keeps this one idle rather than let a later request jump it. A head whose
-    workflow has already finished (cancelled without releasing) is withdrawn, never granted,
-    and the devices it waited for are looked at again.
+    With ``free`` slots, only the first ``free`` requests in service order may take one (the
+    reservation rule): a request there that still waits for another device keeps its slot
+    idle rather than let a later request have it. A request whose workflow has already
+    finished (cancelled without releasing) is withdrawn, never granted, and the devices it
+    waited for are looked at again.
     """
     granted, pending = [], sorted(set(device_ids))
     while pending:
         device_id = pending.pop(0)
-        head = queue_heads([device_id], with_workflow=True).get(device_id)
-        if head is None:
+        front = queue_front(device_id, 1)
+        if not front:
             continue
-        if head.workflow.status in finished_workflow_statuses():
-            stale = list(QueueEntry.objects.waiting().filter(request_id=head.request_id))
-            entries_resolve(stale, QueueEntryStatus.WITHDRAWN)
-            pending = sorted(set(pending) | {entry.device_id for entry in stale})
-            continue
-        if request_grant_if_ready(head.request_id):
-            granted.append(head.workflow_id)
+        # With capacity 1 only the head may be served, and request_grant_if_ready checks the slot.
+        free = 1
+        if front[0].device.capacity > 1:
+            free = slots_read([device_id])[device_id].free
+            front = queue_front(device_id, free) if free > 1 else front
+        for entry in front[:free]:
+            if entry.workflow.status in finished_workflow_statuses():
+                stale = list(QueueEntry.objects.waiting().filter(request_id=entry.request_id))
+                entries_resolve(stale, QueueEntryStatus.WITHDRAWN)
+                pending = sorted(set(pending) | {e.device_id for e in stale} | {device_id})
+                break
+            if request_grant_if_ready(entry.request_id):
+                granted.append(entry.workflow_id)
     return granted

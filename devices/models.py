@@ -41,6 +41,11 @@ class Device(models.Model):
     adapter = models.CharField(max_length=16, choices=AdapterName.choices, default=AdapterName.MOCK)
     endpoint = models.URLField(blank=True, help_text="Base URL of the device service (http adapter).")
     config = models.JSONField(default=dict, blank=True, validators=[validate_storable_json])
+    capacity = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="How many workflows may hold it at once (an incubator: one per plate it holds).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -48,6 +53,7 @@ class Device(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(capacity__gte=1), name="device_capacity_at_least_one")]
 
     def __str__(self):
         return self.id
@@ -134,11 +140,18 @@ class ActionType(models.Model):
 
 
 class Booking(models.Model):
-    """Exclusive use of one device by one workflow. At most one is active per device."""
+    """Use of one of a device's ``capacity`` slots by one workflow.
+
+    At most ``capacity`` are active per device, one per slot, and a workflow holds at most one
+    slot of a device. What the database enforces and what the services do: docs/booking.md.
+    """
 
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="bookings")
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="bookings")
     status = models.CharField(max_length=16, choices=BookingStatus.choices, default=BookingStatus.ACTIVE)
+    # Which of the device's slots (0 .. capacity - 1) it holds; chosen by the services under the
+    # device's row lock. PositiveSmallIntegerField gives the CHECK slot >= 0.
+    slot = models.PositiveSmallIntegerField(default=0)
     booked_at = models.DateTimeField(auto_now_add=True, db_index=True)
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.ForeignKey(
@@ -151,9 +164,16 @@ class Booking(models.Model):
     class Meta:
         ordering = ["-booked_at", "-id"]
         constraints = [
-            # Invariant 1: the database itself refuses a second active booking of a device.
+            # Invariant 1 (at most ``capacity`` active bookings per device), in the database: one
+            # active booking per slot; the trigger of migration 0008 refuses a slot >= capacity.
             models.UniqueConstraint(
-                fields=["device"], condition=Q(status=BookingStatus.ACTIVE), name="one_active_booking_per_device"
+                fields=["device", "slot"], condition=Q(status=BookingStatus.ACTIVE), name="one_active_booking_per_slot"
+            ),
+            # A workflow holds at most one slot of a device.
+            models.UniqueConstraint(
+                fields=["device", "workflow"],
+                condition=Q(status=BookingStatus.ACTIVE),
+                name="one_active_booking_per_device_and_workflow",
             ),
         ]
         indexes = [models.Index(fields=["workflow", "status"], name="booking_workflow_status")]

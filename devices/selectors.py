@@ -8,21 +8,27 @@ from devices.models import ActionType, Booking, Device, QueueEntry
 
 
 def device_list() -> QuerySet[Device]:
-    """Devices with their active booking (if any) prefetched: one query for the lot."""
+    """Devices with their active bookings (one per slot in use) prefetched: one query for the lot."""
     return Device.objects.prefetch_related(
         Prefetch(
             "bookings",
-            queryset=Booking.objects.filter(status=BookingStatus.ACTIVE),
+            queryset=Booking.objects.filter(status=BookingStatus.ACTIVE).order_by("slot"),
             to_attr="active_bookings",
         )
     ).order_by("id")
 
 
-def device_holder_workflow_id(device: Device) -> int | None:
-    """The workflow that holds ``device``, read from the prefetch when ``device_list`` made it."""
+def device_active_bookings(device: Device) -> list[Booking]:
+    """The active bookings of ``device`` by slot, from the prefetch when ``device_list`` made it."""
     active = getattr(device, "active_bookings", None)
     if active is None:
-        active = list(device.bookings.filter(status=BookingStatus.ACTIVE))
+        active = list(device.bookings.filter(status=BookingStatus.ACTIVE).order_by("slot"))
+    return active
+
+
+def device_holder_workflow_id(device: Device) -> int | None:
+    """The workflow that holds ``device`` (of a shared device: the one in the lowest slot)."""
+    active = device_active_bookings(device)
     return active[0].workflow_id if active else None
 
 
@@ -70,7 +76,7 @@ def device_admin_list() -> QuerySet[Device]:
     ).prefetch_related(
         Prefetch(
             "bookings",
-            queryset=Booking.objects.filter(status=BookingStatus.ACTIVE).select_related("workflow"),
+            queryset=Booking.objects.filter(status=BookingStatus.ACTIVE).order_by("slot").select_related("workflow"),
             to_attr="active_bookings",
         )
     )

@@ -1,6 +1,11 @@
-"""Booking and queue services: exclusive device use, the priority queue and the hand-off.
+"""Booking and queue services: device slots, the priority queue and the hand-off.
 
 Used by the API, the admin, the executor and manage.py alike. The rules every function keeps:
+
+- **Capacity.** A device serves up to ``capacity`` workflows at once, each in its own slot
+  (0 .. capacity - 1), at most one slot per workflow. The slot is chosen here, under the
+  device's lock; the database backs it up (unique active (device, slot), a slot < capacity
+  trigger). "Free" below means "has a free slot".
 
 - **Lock order.** Every change to a device's bookings or queue happens while that device's row
   is locked FOR UPDATE (``labcore.locking.lock_rows``: primary-key order, ``lock_timeout`` ->
@@ -9,9 +14,9 @@ Used by the API, the admin, the executor and manage.py alike. The rules every fu
   those). Nothing is locked later out of order, so two services never deadlock.
 - **All or nothing.** A request for several devices (one ``request_id``) is granted only when
   all of its devices are free, and then all at once; otherwise it holds nothing and waits.
-- **Strict service order.** A device's queue is served by priority then arrival; a waiting
-  request at the head of a device's queue reserves it, even while it waits for its other
-  devices, so later requests of the same or lower priority can never jump it (no starvation
+- **Strict service order.** A device's queue is served by priority then arrival; each waiting
+  request at the front of a device's queue reserves one of its free slots, even while it waits
+  for its other devices, so later requests of the same or lower priority can never jump it (no starvation
   of multi-device requests). See docs/decisions.md, "Booking and queue".
 - **Hand-off in the same transaction.** Releasing, withdrawing and cancelling grant the next
   request in the transaction that freed the device; the executor hears of it through
@@ -36,6 +41,7 @@ from devices.handoff import (
     first_blocker,
     hand_off,
     request_grant_if_ready,
+    slots_read,
 )
 from devices.models import Booking, Device, QueueEntry
 from labcore.exceptions import ApplicationError, ConflictError
@@ -57,27 +63,31 @@ def booking_create(*, device: Device, workflow, user=None) -> Booking:
     own = QueueEntry.objects.waiting().filter(device_id=device.pk, workflow_id=workflow.pk).first()
     if own:
         if request_grant_if_ready(own.request_id):
-            booking = Booking.objects.active().get(device_id=device.pk)
+            booking = Booking.objects.active().get(device_id=device.pk, workflow_id=workflow.pk)
             booking.created = True
             return booking
         message = f"workflow {workflow.pk} is queued for device {device.pk}; wait for the hand-off or withdraw it"
         raise ConflictError(message, fields={"device": [message]})
     # A direct booking has no priority: anyone waiting for the device is served first.
-    blocker = first_blocker([device.pk], workflow_id=workflow.pk, priority=LOWEST_PRIORITY)
+    slots = slots_read([device.pk])
+    blocker = first_blocker(slots, workflow_id=workflow.pk, priority=LOWEST_PRIORITY)
     if blocker:
         raise ConflictError(blocker, fields={"device": [blocker]})
-    booking = bookings_create([device.pk], workflow.pk)[0]
+    booking = bookings_create(slots, [device.pk], workflow.pk)[0]
     booking.created = True
     return booking
 
 
 @booking_service
 def booking_release(*, device: Device, workflow, user=None, reason: str = "") -> Booking:
-    """Release ``workflow``'s booking of ``device`` and grant the next request, in one transaction."""
+    """Release ``workflow``'s booking (slot) of ``device`` and hand the slot to the next request,
+    in one transaction."""
     devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
-    booking = Booking.objects.active().filter(device_id=device.pk).first()
-    if booking is None or booking.workflow_id != workflow.pk:
-        holder = f"booked by workflow {booking.workflow_id}" if booking else "not booked"
+    holders = list(Booking.objects.active().filter(device_id=device.pk).order_by("slot"))
+    booking = next((held for held in holders if held.workflow_id == workflow.pk), None)
+    if booking is None:
+        others = ", ".join(str(held.workflow_id) for held in holders)
+        holder = f"booked by workflow{'s' if len(holders) > 1 else ''} {others}" if holders else "not booked"
         message = f"workflow {workflow.pk} does not hold device {device.pk} (it is {holder})"
         raise ConflictError(message, fields={"workflow_id": [message]})
     bookings_release([booking], user=user, reason=reason or "released")
@@ -101,8 +111,9 @@ def queue_entry_create(*, device: Device, workflow, priority: int) -> QueueEntry
     if existing:
         existing.created = False
         return existing
-    if first_blocker([device.pk], workflow_id=workflow.pk, priority=priority) is None:
-        result = bookings_create([device.pk], workflow.pk)[0]
+    slots = slots_read([device.pk])
+    if first_blocker(slots, workflow_id=workflow.pk, priority=priority) is None:
+        result = bookings_create(slots, [device.pk], workflow.pk)[0]
     else:
         result = QueueEntry.objects.create(
             device_id=device.pk, workflow_id=workflow.pk, priority=priority, request_id=uuid.uuid4()
@@ -163,8 +174,9 @@ def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: i
         # property that keeps two multi-device requests from each heading one queue forever).
         entries_resolve(own, QueueEntryStatus.WITHDRAWN)
         missing |= waiting_for - held
-    if first_blocker(missing, workflow_id=workflow.pk, priority=priority) is None:
-        bookings_create(missing, workflow.pk)
+    slots = slots_read(missing)
+    if first_blocker(slots, workflow_id=workflow.pk, priority=priority) is None:
+        bookings_create(slots, missing, workflow.pk)
         granted = True
     else:
         request_id = uuid.uuid4()
@@ -200,15 +212,27 @@ def workflow_devices_release(*, workflow, user=None, reason: str = "") -> list[B
 
 
 @booking_service
-def device_force_release(*, device: Device, user, reason: str) -> Booking:
-    """An operator takes a device back from whatever holds it; recorded with who and why."""
+def device_force_release(*, device: Device, user, reason: str, workflow=None) -> Booking:
+    """An operator takes a device back from a holder; recorded with who and why, then handed on.
+
+    ``workflow`` names the holder; it may be left out when the device has one holder only
+    (always so with capacity 1). On a shared device call it once per holder to empty it.
+    """
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("a reason is required to force-release a device", fields={"reason": ["Required."]})
     devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
-    booking = Booking.objects.active().filter(device_id=device.pk).first()
-    if booking is None:
-        raise ConflictError(f"device {device.pk} is not booked")
+    holders = Booking.objects.active().filter(device_id=device.pk)
+    if workflow is not None:
+        holders = holders.filter(workflow_id=workflow.pk)
+    holders = list(holders[:2])
+    if not holders:
+        whom = f" by workflow {workflow.pk}" if workflow is not None else ""
+        raise ConflictError(f"device {device.pk} is not booked{whom}")
+    if len(holders) > 1:
+        message = f"device {device.pk} has several holders; name the workflow to force-release"
+        raise ConflictError(message, fields={"workflow_id": [message]})
+    booking = holders[0]
     bookings_release([booking], user=user, reason=f"force-released: {reason}")
     hand_off([device.pk])
     return booking
@@ -218,19 +242,72 @@ def device_force_release(*, device: Device, user, reason: str) -> Booking:
 def device_status_set(*, device: Device, status: str, user=None) -> Device:
     """Take a device out of service (maintenance, offline) or put it back in service.
 
-    ``available`` and ``busy`` follow the bookings, so putting a device back in service sets
-    whichever is true and serves its queue. A booking in progress is not broken by maintenance:
-    force-release it if the holder must stop.
+    ``available`` and ``busy`` follow the bookings (busy: every slot is booked), so putting a
+    device back in service sets whichever is true and serves its queue. A booking in progress is
+    not broken by maintenance: force-release it if the holder must stop.
     """
     if status not in DeviceStatus.values:
         message = f'"{status}" is not a device status; use one of: {", ".join(DeviceStatus.values)}.'
         raise ApplicationError(message, fields={"status": [message]})
     devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
     if status not in OUT_OF_SERVICE:
-        booked = Booking.objects.active().filter(device_id=device.pk).exists()
-        status = DeviceStatus.BUSY if booked else DeviceStatus.AVAILABLE
+        full = not slots_read([device.pk])[device.pk].free
+        status = DeviceStatus.BUSY if full else DeviceStatus.AVAILABLE
     Device.objects.filter(pk=device.pk).update(status=status, updated_at=timezone.now())
     device.status = status
     if status not in OUT_OF_SERVICE:
         hand_off([device.pk])  # requests that waited for it to come back
+    return device
+
+
+def device_capacity_refusal(*, device: Device, capacity) -> str | None:
+    """Why ``device`` cannot take ``capacity`` now, or None. Exact only under the device's lock."""
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
+        return "capacity must be a whole number of at least 1"
+    in_use = Booking.objects.active().filter(device_id=device.pk).count()
+    if capacity < in_use:
+        return (
+            f"device {device.pk} has {in_use} active bookings; its capacity cannot be lowered below {in_use} "
+            "until some are released"
+        )
+    return None
+
+
+@booking_service
+def device_capacity_check(*, device: Device, capacity) -> None:
+    """Lock ``device`` (with the scope a capacity change needs) and refuse a capacity it cannot take.
+
+    For a form's validation inside the transaction that will then save it (the admin's): the
+    lock stays held, so ``device_capacity_set`` cannot be refused for a booking made between.
+    """
+    devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
+    refusal = device_capacity_refusal(device=device, capacity=capacity)
+    if refusal:
+        raise ConflictError(refusal, fields={"capacity": [refusal]})
+
+
+@booking_service
+def device_capacity_set(*, device: Device, capacity: int, user=None) -> Device:
+    """Change how many workflows ``device`` serves at once; refused below its active bookings.
+
+    Lowering it moves bookings in slots at or above the new capacity into free slots below it
+    (a slot number has no meaning of its own), so the database's ``slot < capacity`` holds.
+    Raising it hands the new slots to the queue in the same transaction.
+    """
+    devices_lock(lambda: {device.pk}, what=f"device {device.pk}")
+    refusal = device_capacity_refusal(device=device, capacity=capacity)
+    if refusal:
+        raise ConflictError(refusal, fields={"capacity": [refusal]})
+    slots = slots_read([device.pk])[device.pk]
+    slots.capacity = capacity
+    movers = [booking for booking in slots.bookings if booking.slot >= capacity]
+    for booking in movers:
+        booking.slot = slots.free_slot()  # the lowest unused one below the new capacity
+    Booking.objects.bulk_update(movers, ["slot"])
+    status = Device.objects.values_list("status", flat=True).get(pk=device.pk)
+    if status in (DeviceStatus.AVAILABLE, DeviceStatus.BUSY):
+        status = DeviceStatus.AVAILABLE if slots.free else DeviceStatus.BUSY
+    Device.objects.filter(pk=device.pk).update(capacity=capacity, status=status, updated_at=timezone.now())
+    device.capacity, device.status = capacity, status
+    hand_off([device.pk])  # new slots go to the requests waiting for them
     return device

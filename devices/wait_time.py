@@ -1,19 +1,22 @@
 """How long a workflow will wait for a device: the remaining work of everything served before it.
 
-The estimate is the sum, along the device's queue, of
+A device has ``capacity`` slots. Each slot frees when its holder's remaining run-steps are done
+(pending, or in flight less the time already spent; a free slot at once); every waiting request
+served before the asking workflow takes the slot that frees first and keeps it for its whole
+remaining plan; the asking workflow's wait is when the first slot frees after all of those. With
+capacity 1 that is the holder's remaining work plus the plans of everyone ahead.
 
-- the holder's remaining run-steps (pending, or in flight less the time already spent), and
-- the whole remaining plan of every waiting request served before the asking workflow,
-
-each run-step costing the median measured latency of its action type on its device in the
+Each run-step costs the median measured latency of its action type on its device in the
 execution log when there is history (successful dispatches), else its ActionType's
 ``estimated_duration_seconds``. A workflow that has no run-steps at all (a booking made by hand
 through the original API) counts ``LABCORE_WAIT_FALLBACK_SECONDS`` (default 60). The estimate is
-0 only for a free device nobody waits for; a busy or reserved device is never less than 1 s.
-Method and caveats: docs/booking.md. The remaining work of a workflow (its run-steps, priced with
-the execution log) is computed by workflows (workflows.remaining_work), above devices, and
-handed in through devices.workflow_rules.
+0 only when a slot is free for the asker now (capacity 1: a free device nobody waits for); else
+it is never less than 1 s. Method and caveats: docs/booking.md. The remaining work of a workflow
+(its run-steps, priced with the execution log) is computed by workflows
+(workflows.remaining_work), above devices, and handed in through devices.workflow_rules.
 """
+
+import heapq
 
 from django.conf import settings
 
@@ -29,33 +32,47 @@ def fallback_seconds() -> float:
     return float(getattr(settings, "LABCORE_WAIT_FALLBACK_SECONDS", 60.0))
 
 
+def earliest_slot_seconds(*, capacity: int, holding: list[float], ahead: list[float]) -> float:
+    """When a slot is first free for a newcomer: ``holding`` are the remaining seconds of the
+    slots' holders, ``ahead`` the plans of the requests served before it, in order (each takes
+    the slot that frees first)."""
+    slots = sorted(holding[:capacity]) + [0.0] * max(capacity - len(holding), 0)
+    heapq.heapify(slots)
+    for seconds in ahead:
+        heapq.heappush(slots, heapq.heappop(slots) + seconds)
+    return slots[0]
+
+
 def wait_time_estimate(*, device: Device, workflow=None) -> dict:
     """Position of ``workflow`` for ``device`` and its estimated wait in seconds.
 
     Position 0: it holds the device. Otherwise 1 is served next; a workflow that is not queued
     gets the position a new request at its priority would take (the end of the queue without one).
     """
-    holder = Booking.objects.active().filter(device=device).first()
+    holders = [booking.workflow_id for booking in Booking.objects.active().filter(device=device).order_by("slot")]
     entries = list(device_queue(device))
     result = {
         "device_id": device.pk,
         "workflow_id": workflow.pk if workflow else None,
-        "holder_workflow_id": holder.workflow_id if holder else None,
+        "holder_workflow_id": holders[0] if holders else None,
         "queued": False,
     }
-    if workflow is not None and holder is not None and holder.workflow_id == workflow.pk:
-        return result | {"position": 0, "estimated_wait_seconds": 0.0}
+    if workflow is not None and workflow.pk in holders:
+        return result | {"holder_workflow_id": workflow.pk, "position": 0, "estimated_wait_seconds": 0.0}
     own = next((entry for entry in entries if workflow and entry.workflow_id == workflow.pk), None)
     if own:
         ahead = entries[: entries.index(own)]
     else:
         priority = workflow.priority if workflow is not None else Priority.LOW
         ahead = [entry for entry in entries if entry.priority <= priority]
-    before = ([holder.workflow_id] if holder else []) + [entry.workflow_id for entry in ahead]
-    seconds = sum(remaining_work_seconds(before).values()) if before else 0.0
-    if before:
+    ahead_ids = [entry.workflow_id for entry in ahead]
+    work = remaining_work_seconds(holders + ahead_ids) if holders or ahead_ids else {}
+    seconds = earliest_slot_seconds(
+        capacity=device.capacity, holding=[work[w] for w in holders], ahead=[work[w] for w in ahead_ids]
+    )
+    if len(holders) + len(ahead_ids) >= device.capacity:  # no slot is left for it right now
         seconds = max(seconds, MINIMUM_BUSY_WAIT_SECONDS)
     return result | {"position": len(ahead) + 1, "queued": own is not None, "estimated_wait_seconds": round(seconds, 3)}
 
 
-__all__ = ["fallback_seconds", "wait_time_estimate"]
+__all__ = ["earliest_slot_seconds", "fallback_seconds", "wait_time_estimate"]

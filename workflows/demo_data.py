@@ -7,7 +7,7 @@ LABCORE_MOCK_LATENCY_SCALE=1; estimated durations are what the real instruments 
 DEVICES = [
     {"id": "liquid-handler-1", "name": "Liquid handler 1", "kind": "liquid_handler"},
     {"id": "liquid-handler-2", "name": "Liquid handler 2", "kind": "liquid_handler"},
-    {"id": "incubator-1", "name": "CO2 incubator 1", "kind": "incubator"},
+    {"id": "incubator-1", "name": "CO2 incubator 1", "kind": "incubator", "capacity": 44},
     {"id": "plate-reader-1", "name": "Plate reader 1", "kind": "plate_reader"},
     {"id": "microscope-1", "name": "Microscope 1", "kind": "microscope"},
     {"id": "robot-arm-1", "name": "Robot arm 1", "kind": "robot_arm"},

@@ -1,5 +1,6 @@
 """Devices in the admin: status, holder and queue at a glance; force-release as an action."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -8,13 +9,45 @@ from django.utils.safestring import mark_safe
 from devices.choices import DeviceStatus
 from devices.models import Device
 from devices.selectors import device_admin_list, device_in_use, device_queue
-from devices.services import device_force_release, device_status_set
+from devices.services import (
+    device_capacity_check,
+    device_capacity_set,
+    device_force_release,
+    device_status_set,
+)
 from labcore.exceptions import ApplicationError
+
+
+class DeviceAdminForm(forms.ModelForm):
+    """The device form; a capacity below the device's active bookings is refused here."""
+
+    class Meta:
+        model = Device
+        fields = ["id", "name", "kind", "adapter", "endpoint", "config", "capacity"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of a post, the capacity stays what it is (scripts that post the old form).
+        self.fields["capacity"].required = False
+
+    def clean_capacity(self):
+        capacity = self.cleaned_data.get("capacity")
+        if capacity is None:
+            return self.instance.capacity
+        if self.instance.pk is not None and capacity != self.instance.capacity:
+            # The admin saves inside one transaction: the device lock taken by this check is
+            # held until save_model has changed the capacity, so no booking can slip in between.
+            try:
+                device_capacity_check(device=self.instance, capacity=capacity)
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return capacity
 
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "kind", "status", "holder", "queue_length", "adapter"]
+    form = DeviceAdminForm
+    list_display = ["id", "name", "kind", "status", "capacity", "holder", "queue_length", "adapter"]
     list_filter = ["kind", "status", "adapter"]
     search_fields = ["id", "name"]
     # Holder and queue are read-only fields, not inlines: inline formsets would make every edit
@@ -41,8 +74,14 @@ class DeviceAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change and form.changed_data:
             # Only what the form changed: a full save would write back the status read at the
-            # start of the request over a booking made meanwhile.
-            obj.save(update_fields=[*form.changed_data, "updated_at"])
+            # start of the request over a booking made meanwhile. The capacity goes through its
+            # service (device lock, slots moved below it, new slots handed to the queue).
+            fields = [name for name in form.changed_data if name != "capacity"]
+            if fields:
+                obj.save(update_fields=[*fields, "updated_at"])
+            # A post without the field counts as "changed" to Django; only a new value is a change.
+            if "capacity" in form.changed_data and form.initial.get("capacity") != obj.capacity:
+                device_capacity_set(device=obj, capacity=obj.capacity, user=request.user)
         elif not change:
             super().save_model(request, obj, form, change)
 
@@ -51,9 +90,14 @@ class DeviceAdmin(admin.ModelAdmin):
         bookings = getattr(device, "active_bookings", None) if device.pk else None
         if not bookings:
             return "-"
-        workflow = bookings[0].workflow
-        url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
-        return format_html('<a href="{}">{}</a>', url, workflow)
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:workflows_workflow_change", args=[b.workflow.pk]), b.workflow) for b in bookings),
+        )
+        if device.capacity == 1:
+            return links
+        return format_html("{} of {} slots: {}", len(bookings), device.capacity, links)
 
     @admin.display(description="queue (in the order it will be served)")
     def queue(self, device):
@@ -90,12 +134,13 @@ class DeviceAdmin(admin.ModelAdmin):
     def force_release(self, request, queryset):
         held = [device for device in queryset if getattr(device, "active_bookings", None)]
         reason = f"admin action by {request.user}"
-        self._apply_to_each(
-            request,
-            held,
-            lambda device: device_force_release(device=device, user=request.user, reason=reason),
-            "Force-released {count} device(s).",
-        )
+
+        def release_every_holder(device):
+            # A shared device is taken back from each of its holders, one hand-off each.
+            for booking in device.active_bookings:
+                device_force_release(device=device, user=request.user, reason=reason, workflow=booking.workflow)
+
+        self._apply_to_each(request, held, release_every_holder, "Force-released {count} device(s).")
 
     @admin.action(description="Take the selected devices out of service (maintenance)", permissions=["change"])
     def take_out_of_service(self, request, queryset):

@@ -42,6 +42,7 @@ class BookingSerializer(serializers.ModelSerializer):
             "device_id",
             "workflow_id",
             "status",
+            "slot",
             "booked_at",
             "released_at",
             "released_by",

@@ -207,3 +207,26 @@ def test_a_device_cannot_take_an_id_the_log_api_reserves(admin_client, reserved)
     )
     assert response.status_code == 200 and "reserved by the API" in response.content.decode()
     assert not Device.objects.filter(pk=reserved).exists()
+
+
+def test_capacity_lowered_below_the_active_bookings_is_refused_in_the_admin(admin_client):
+    device = DeviceFactory(capacity=4)
+    for _ in range(3):
+        booking_create(device=device, workflow=WorkflowFactory())
+    response = admin_client.post(
+        f"/admin/devices/device/{device.pk}/change/", device_form(device, capacity=2) | {"id": device.pk}
+    )
+    assert response.status_code == 200  # the form again, with the reason
+    assert "has 3 active bookings; its capacity cannot be lowered below 3" in response.content.decode()
+    assert Device.objects.get(pk=device.pk).capacity == 4
+
+
+def test_capacity_raised_in_the_admin_serves_the_queue(admin_client):
+    device, holder, entries = busy_device_with_queue(waiting=2)
+    response = admin_client.post(
+        f"/admin/devices/device/{device.pk}/change/", device_form(device, capacity=3) | {"id": device.pk}
+    )
+    assert response.status_code == 302
+    assert Device.objects.get(pk=device.pk).capacity == 3
+    active = set(Booking.objects.active().filter(device=device).values_list("workflow_id", flat=True))
+    assert active == {holder.pk, *(entry.workflow_id for entry in entries)}

@@ -48,3 +48,17 @@ def test_force_release_without_a_reason_or_of_an_unknown_device_fails():
         run(device.pk, "--force-release")
     with pytest.raises(CommandError, match="does not exist"):
         run("no-such-device")
+
+
+def test_it_shows_the_slots_in_use_of_a_shared_device_and_force_releases_one_holder():
+    device, first, second = DeviceFactory(capacity=3), WorkflowFactory(), WorkflowFactory()
+    booking_create(device=device, workflow=first)
+    booking_create(device=device, workflow=second)
+    assert (
+        run(device.pk).splitlines()[0] == f"{device.pk}: 2 of 3 slots in use: held by workflows {first.pk}, {second.pk}"
+    )
+    with pytest.raises(CommandError, match="name the workflow"):
+        run(device.pk, "--force-release", "--reason", "door open")
+    output = run(device.pk, "--force-release", "--reason", "door open", "--workflow", str(second.pk))
+    assert f"released {device.pk} from workflow {second.pk}" in output
+    assert f"1 of 3 slots in use: held by workflows {first.pk}" in output

@@ -46,3 +46,12 @@ def test_device_list_queries_do_not_grow_with_rows(api_client):
         BookingFactory()
     many = queries_for(lambda: api_client.get("/api/devices", {"page_size": 100}))
     assert few == many
+
+
+@pytest.mark.django_db
+def test_device_detail_shows_its_capacity_and_the_slots_in_use(api_client):
+    incubator = DeviceFactory(id="incubator-8", kind="incubator", capacity=44)
+    BookingFactory(device=incubator, slot=0)
+    BookingFactory(device=incubator, slot=7)
+    body = api_client.get("/api/devices/incubator-8").json()
+    assert (body["capacity"], body["slots_in_use"], body["status"]) == (44, 2, "available")

@@ -96,3 +96,21 @@ def test_a_workflow_not_queued_gets_the_position_its_priority_would_take():
     queue_entry_create(device=device, workflow=WorkflowFactory(), priority=Priority.LOW)
     estimate = wait_time_estimate(device=device, workflow=WorkflowFactory(priority=Priority.NORMAL))
     assert estimate["position"] == 2 and estimate["queued"] is False
+
+
+def test_on_a_shared_device_the_wait_is_governed_by_the_earliest_of_its_slots():
+    device = DeviceFactory(capacity=2)
+    booking_create(device=device, workflow=planned_workflow(device, [100]))
+    booking_create(device=device, workflow=planned_workflow(device, [30]))
+    queue_entry_create(device=device, workflow=planned_workflow(device, [50]), priority=Priority.URGENT)
+    # The urgent request takes the slot freed at 30 s and keeps it to 80 s; the other frees at 100 s.
+    estimate = wait_time_estimate(device=device, workflow=WorkflowFactory(priority=Priority.NORMAL))
+    assert estimate["position"] == 2 and estimate["estimated_wait_seconds"] == pytest.approx(80, abs=0.5)
+
+
+def test_a_shared_device_with_a_slot_left_is_zero():
+    device = DeviceFactory(capacity=3)
+    holder = planned_workflow(device, [100])
+    booking_create(device=device, workflow=holder)
+    assert wait_time_estimate(device=device, workflow=WorkflowFactory())["estimated_wait_seconds"] == 0
+    assert wait_time_estimate(device=device, workflow=holder)["position"] == 0

@@ -97,6 +97,14 @@ def test_seed_demo_registers_a_missing_demo_sample_again():
 
 
 @pytest.mark.django_db
+def test_seed_demo_gives_the_incubator_room_for_44_plates_and_every_other_device_one():
+    call_command("seed_demo")
+    capacities = dict(Device.objects.values_list("id", "capacity"))
+    assert capacities.pop("incubator-1") == 44
+    assert set(capacities.values()) == {1}
+
+
+@pytest.mark.django_db
 def test_demo_protocol_is_published_with_5_steps_and_14_actions_over_4_devices():
     call_command("seed_demo")
     protocol = Protocol.objects.get(name="MSC passage P3 -> P4", project__name="Stem cell expansion")

@@ -1,8 +1,9 @@
 """One operation on a device outside any run: ``POST /api/devices/{id}/execute`` (the original API).
 
-The same rules as the executor: exclusive use (only a workflow holding the device, or nobody
-when the device is free), parameters checked against the ActionType, the adapter called with
-no transaction or lock held, and an execution log entry for the dispatch.
+The same rules as the executor: exclusive use (only a workflow holding the device, or one of
+its slots, or nobody when the device has no active booking at all), parameters checked against
+the ActionType, the adapter called with no transaction or lock held, and an execution log entry
+for the dispatch.
 """
 
 from dataclasses import dataclass
@@ -47,21 +48,25 @@ def _operation_check(*, device: Device, operation: str, parameters, workflow_id:
             fields={"operation": ["long-running operations run in workflows"]},
         )
     parameters = parameters_validate(action_type, parameters if parameters is not None else {})
-    holder = Booking.objects.active().filter(device_id=device.pk).first()
+    # Of a shared device (capacity > 1) any holder may run an operation; one without a workflow
+    # needs the device to have no active booking at all, free slots or not (it acts on the whole
+    # instrument, which its holders' work is using). See docs/booking.md.
+    holders = Booking.objects.active().filter(device_id=device.pk).order_by("slot")
+    holders = list(holders.values_list("workflow_id", flat=True))
     workflow = None
     if workflow_id is not None:
         workflow = Workflow.objects.filter(pk=workflow_id).first()
         if workflow is None:
             raise ApplicationError(f"no workflow {workflow_id}", fields={"workflow_id": [f"no workflow {workflow_id}"]})
-        if holder is None or holder.workflow_id != workflow.pk:
+        if workflow.pk not in holders:
             raise ConflictError(
                 f"workflow {workflow.pk} does not hold device {device.pk}; book it first",
                 fields={"workflow_id": ["does not hold the device"]},
             )
-    elif holder is not None:
+    elif holders:
         raise ConflictError(
-            f"device {device.pk} is booked by workflow {holder.workflow_id}",
-            fields={"device": [f"booked by workflow {holder.workflow_id}"]},
+            f"device {device.pk} is booked by workflow {holders[0]}",
+            fields={"device": [f"booked by workflow {holders[0]}"]},
         )
     return action_type, parameters, workflow
 
