@@ -51,18 +51,20 @@ def demo_lab_seed() -> dict:
     for sample in demo_data.SAMPLES:
         _upsert(Sample, {**sample, "plate": plates[sample["plate"]]}, barcode=sample["barcode"])
     demo_plates_seed()
-    protocol = _demo_protocol_seed(action_types)
+    protocol = _demo_protocol_seed(action_types, demo_data.PROTOCOL)
+    expansion = _demo_protocol_seed(action_types, demo_data.EXPANSION_PROTOCOL)
     _demo_users_seed()
     return {
         "devices": len(demo_data.DEVICES),
         "action_types": len(action_types),
         "samples": len(demo_data.SAMPLES),
         "protocol": protocol.pk,
+        "expansion_protocol": expansion.pk,
     }
 
 
-def _demo_protocol_seed(action_types: dict) -> Protocol:
-    spec = demo_data.PROTOCOL
+def _demo_protocol_seed(action_types: dict, spec: dict) -> Protocol:
+    """One published demo protocol; steps are (name, actions) or (name, actions, timing)."""
     project = _upsert(Project, demo_data.PROJECT, name=demo_data.PROJECT["name"])
     protocol, created = Protocol.objects.get_or_create(
         project=project,
@@ -74,8 +76,8 @@ def _demo_protocol_seed(action_types: dict) -> Protocol:
     if not created and protocol.is_published:
         return protocol  # published versions are frozen; it is already as defined
     protocol.steps.all().delete()
-    for step_position, (step_name, actions) in enumerate(spec["steps"], start=1):
-        step = Step.objects.create(protocol=protocol, position=step_position, name=step_name)
+    for step_position, (step_name, actions, *timing) in enumerate(spec["steps"], start=1):
+        step = Step.objects.create(protocol=protocol, position=step_position, name=step_name, **(timing or [{}])[0])
         Action.objects.bulk_create(
             Action(
                 step=step,

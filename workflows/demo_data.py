@@ -225,6 +225,86 @@ PROTOCOL = {
     ],
 }
 
+HOUR = 3600
+_TO_HANDLER = {"from_device": "incubator-1", "to_device": "liquid handler"}
+_TO_INCUBATOR = {"from_device": "liquid handler", "to_device": "incubator-1"}
+_IMAGE_AND_ANALYSE = [
+    ("microscope.image", {"magnification": 10, "channels": ["brightfield"]}, "microscope-1"),
+    ("vision.analyse", {"model": "msc-v2"}, "vision-1"),
+]
+_FEED = [
+    ("incubator.warm", {"temperature_c": 37, "duration_s": 600}, "incubator-1"),
+    ("robot.move_plate", _TO_HANDLER, "robot-arm-1"),
+    ("pipette_transfer", {"volume_ul": 150}, None),  # spent media out, on any liquid handler
+    ("dispense_reagent", {"reagent": "complete media", "volume_ul": 150}, None),
+    ("robot.move_plate", _TO_INCUBATOR, "robot-arm-1"),
+]
+
+
+def _imaging(start_after_h: float, runs: int, **extra) -> dict:
+    """Image + analyse due ``start_after_h`` after the previous step, then every 12 h, each within 30 min."""
+    timing = {"start_after_seconds": start_after_h * HOUR, "window_seconds": 30 * 60}
+    if runs > 1:
+        timing |= {"repeat_every_seconds": 12 * HOUR, "repeat_max": runs}
+    return timing | extra
+
+
+# 7 days of culture as a sequence (a run's steps run in order, so imaging every 12 h and feeding
+# every 48 h alternate as steps): image at 12, 24, ..., 168 h; feed at 48, 96, 144 h; passage at
+# 120 h (detach, then count and reseed with the devices kept). docs/protocols.md has the timeline.
+# (step name, [(action type, parameters, pinned device)], timing)
+EXPANSION_PROTOCOL = {
+    "name": "MSC expansion, 7 days",
+    "version_major": 1,
+    "version_minor": 0,
+    "description": (
+        "Seed MSCs, image and analyse every 12 h (within 30 min), feed every 48 h, passage on day 5; "
+        "7 days of culture on one plate."
+    ),
+    "steps": [
+        (
+            "Seed",
+            [
+                ("incubator.warm", {"temperature_c": 37, "duration_s": 600}, "incubator-1"),
+                ("robot.move_plate", _TO_HANDLER, "robot-arm-1"),
+                ("dispense_reagent", {"reagent": "MSC suspension, 5000 cells/cm2", "volume_ul": 150}, None),
+                ("robot.move_plate", _TO_INCUBATOR, "robot-arm-1"),
+            ],
+            {},
+        ),
+        ("Image + analyse, 12-48 h", _IMAGE_AND_ANALYSE, _imaging(12, 4)),
+        ("Feed, 48 h", _FEED, {"start_after_seconds": 0, "window_seconds": 30 * 60}),
+        ("Image + analyse, 60-96 h", _IMAGE_AND_ANALYSE, _imaging(12, 4)),
+        ("Feed, 96 h", _FEED, {"start_after_seconds": 0, "window_seconds": 30 * 60}),
+        ("Image + analyse, 108 h", _IMAGE_AND_ANALYSE, _imaging(12, 1)),
+        (
+            "Passage: detach, day 5",
+            [
+                ("robot.move_plate", _TO_HANDLER, "robot-arm-1"),
+                ("dispense_reagent", {"reagent": "trypsin", "volume_ul": 50}, None),
+                ("dispense_reagent", {"reagent": "complete media", "volume_ul": 150}, None),
+            ],
+            {"start_after_seconds": 12 * HOUR, "window_seconds": HOUR, "keep_devices": True},
+        ),
+        (
+            "Passage: count and reseed",
+            [
+                *_IMAGE_AND_ANALYSE,
+                ("pipette_transfer", {"volume_ul": 100}, None),
+                ("robot.move_plate", _TO_INCUBATOR, "robot-arm-1"),
+            ],
+            {"start_after_seconds": 0},
+        ),
+        ("Image + analyse, 132-144 h", _IMAGE_AND_ANALYSE, _imaging(12, 2)),
+        ("Feed, 144 h", _FEED, {"start_after_seconds": 0, "window_seconds": 30 * 60}),
+        (
+            "Image + analyse, 156-168 h",
+            _IMAGE_AND_ANALYSE,
+            _imaging(12, 2, until={"metric": "confluence", "op": ">=", "value": 95, "samples": "all"}),
+        ),
+    ],
+}
+
 # demo: the scientist and operator of the demo lab; viewer: read-only (admin and API).
 USERS = [
     {"username": "demo", "is_staff": True, "roles": ["scientist", "operator"]},

@@ -240,7 +240,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
     # Device.kind and ActionType.device_kind share one choice set: one schema enum for both.
-    "ENUM_NAME_OVERRIDES": {"DeviceKindEnum": "devices.choices.DeviceKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "DeviceKindEnum": "devices.choices.DeviceKind",
+        # A condition's vocabulary (until, run_if), named so the generic field names do not claim it.
+        "ConditionMetricEnum": "workflows.conditions.METRICS",
+        "ConditionOpEnum": "workflows.conditions.OPERATORS",
+        "ConditionSamplesEnum": "workflows.conditions.QUANTIFIERS",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "labcore.api.schema.add_error_responses",

@@ -168,3 +168,46 @@ def test_seed_demo_brings_a_changed_demo_object_back_and_records_that_one_edit()
     assert {k: v for k, v in after.items() if k != "audit_actiontypeevent"} == {
         k: v for k, v in before.items() if k != "audit_actiontypeevent"
     }
+
+
+def expansion_timeline(protocol) -> list[tuple[str, float]]:
+    """When each run of each step is due, in hours after the run starts, were every action instant."""
+    clock, timeline = 0.0, []
+    for step in protocol.steps.order_by("position"):
+        clock += step.start_after_seconds or 0
+        for run in range(step.repeat_max or 1):
+            if run:
+                clock += step.repeat_every_seconds
+            timeline.append((step.name, clock / 3600))
+    return timeline
+
+
+@pytest.mark.django_db
+def test_the_7_day_expansion_protocol_images_every_12_h_feeds_every_48_h_and_passages_on_day_5():
+    from workflows.services.protocols import protocol_problems
+
+    call_command("seed_demo")
+    protocol = Protocol.objects.get(name="MSC expansion, 7 days", project__name="Stem cell expansion")
+    assert protocol.is_published and protocol_problems(protocol) == {}
+    timeline = expansion_timeline(protocol)
+    images = [hour for name, hour in timeline if "analyse" in name or "count" in name]
+    assert images == [12.0 * n for n in range(1, 15)]  # 14 imaging sessions, 12 h to 168 h
+    assert [hour for name, hour in timeline if name.startswith("Feed")] == [48, 96, 144]
+    assert [hour for name, hour in timeline if name.startswith("Passage")] == [120, 120]
+    assert timeline[-1][1] == 168  # 7 days
+    windows = {step.name: step.window_seconds for step in protocol.steps.all()}
+    assert all(windows[name] == 1800 for name in windows if name.startswith("Image"))
+    devices = set(Action.objects.filter(step__protocol=protocol).values_list("device_id", flat=True))
+    assert devices == {"microscope-1", "vision-1", "robot-arm-1", "incubator-1", None}  # None: any liquid handler
+    kinds = set(Action.objects.filter(step__protocol=protocol).values_list("action_type__device_kind", flat=True))
+    assert "liquid_handler" in kinds
+    chained = [step.name for step in protocol.steps.all() if step.keep_devices]
+    assert chained == ["Passage: detach, day 5"]
+
+
+@pytest.mark.django_db
+def test_seeding_keeps_the_passage_protocol_as_it_was():
+    call_command("seed_demo")
+    protocol = Protocol.objects.get(name="MSC passage P3 -> P4")
+    assert not any(step.start_after_seconds or step.repeat_every_seconds for step in protocol.steps.all())
+    assert Protocol.objects.filter(project__name="Stem cell expansion").count() == 2

@@ -10,7 +10,7 @@ from labcore.exceptions import ApplicationError, ConflictError
 from tests.factories import ProjectFactory
 from tests.workflows.factories import protocol_make, registry_make, steps_spec
 from workflows.choices import ProtocolStatus
-from workflows.models import Protocol, Step
+from workflows.models import Project, Protocol, Step
 from workflows.services.protocol_io import protocol_export, protocol_import
 from workflows.services.protocols import (
     protocol_create,
@@ -120,7 +120,10 @@ def test_importing_an_existing_version_is_a_conflict_and_bad_documents_change_no
     with pytest.raises(ApplicationError) as error:
         protocol_import(document={"format": "other"})
     assert {"format", "name", "version", "steps"} <= set(error.value.fields)
-    assert Protocol.objects.count() == 1 and Step.objects.count() == 5
+    assert (
+        not Protocol.objects.filter(version_major=9).exists() and not Project.objects.filter(name="Elsewhere").exists()
+    )
+    assert Step.objects.filter(protocol__name="MSC passage P3 -> P4").count() == 5
 
 
 @pytest.mark.django_db

@@ -1,9 +1,12 @@
 """The protocol editor: a protocol's steps in order, each with its actions, edited on one page.
 
 Steps and actions are nested inlines (django-nested-admin), both reorderable by drag and drop
-(the ``position`` fields). Action types are chosen from the registry with a search box, and
-parameters are checked against the chosen type's JSON Schema by ``Action.clean``, so an error
-appears on the parameters field. A published version is shown read-only.
+(the ``position`` fields). A step's timing is edited as durations people read ("24 h",
+"30 min", "1 d 2 h", or plain seconds) and its conditions as JSON; the rules of
+``workflows.step_timing`` are checked across the steps, in their new order, on save. Action
+types are chosen from the registry with a search box, and parameters are checked against the
+chosen type's JSON Schema by ``Action.clean``, so an error appears on the parameters field. A
+published version is shown read-only.
 
 Every page renders in a constant number of queries: the graph is prefetched once, and the
 choice lists that each inline form would query on its own (devices, action type labels) are
@@ -21,10 +24,14 @@ from django.urls import path, reverse
 from devices.models import ActionType, Device
 from labcore.admin_history import AuditHistoryAdminMixin
 from workflows.admin import protocol_views
+from workflows.choices import WindowPolicy
+from workflows.conditions import METRICS, OPERATORS
+from workflows.durations import duration_format, duration_parse
 from workflows.models import Action, Project, Protocol, Step
 from workflows.selectors import protocol_list, protocol_summary, protocol_versions
 from workflows.services.protocol_editing import protocol_edit_lock
 from workflows.services.protocols import protocol_ensure_editable, protocol_positions_normalise
+from workflows.step_timing import STEP_TIMING_FIELDS, steps_timing_errors
 
 FROZEN_MESSAGE = (
     "This version is published and frozen: edits are refused. Use “New version” to make an editable draft (v{next})."
@@ -112,11 +119,96 @@ class ActionForm(forms.ModelForm):
         }
 
 
+class DurationField(forms.CharField):
+    """Seconds typed and shown as people say them: ``24 h``, ``30 min``, ``90 s``, ``1 d 2 h``, ``3600``."""
+
+    def __init__(self, *, max_length=None, **kwargs):  # the model field's max_length does not apply
+        kwargs.setdefault("required", False)
+        kwargs["widget"] = forms.TextInput(attrs={"size": 10, "placeholder": "e.g. 24 h", "class": "step-duration"})
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return duration_format(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            return duration_parse(text)
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from error
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != initial
+        except forms.ValidationError:
+            return True
+
+
+CONDITION_HELP = (
+    f'JSON, e.g. {{"metric": "confluence", "op": ">=", "value": 80, "samples": "all"}}; metric one of '
+    f"{', '.join(METRICS)}; op one of {' '.join(OPERATORS)}; samples all or any. Empty: none."
+)
+
+
 class StepForm(forms.ModelForm):
     class Meta:
         model = Step
-        fields = ["position", "name", "description"]
-        widgets = {"position": forms.HiddenInput, "description": forms.Textarea(attrs={"rows": 1, "cols": 60})}
+        fields = ["position", "name", "description", *STEP_TIMING_FIELDS]
+        field_classes = {
+            "start_after_seconds": DurationField,
+            "window_seconds": DurationField,
+            "repeat_every_seconds": DurationField,
+        }
+        widgets = {
+            "position": forms.HiddenInput,
+            "description": forms.Textarea(attrs={"rows": 1, "cols": 60}),
+            "until": forms.Textarea(attrs={"rows": 1, "cols": 60, "class": "step-condition"}),
+            "run_if": forms.Textarea(attrs={"rows": 1, "cols": 60, "class": "step-condition"}),
+            "repeat_max": forms.NumberInput(attrs={"min": 1, "style": "width: 5em"}),
+        }
+        labels = {
+            "start_after_seconds": "Start after",
+            "window_seconds": "Window",
+            "repeat_every_seconds": "Repeat every",
+            "repeat_max": "Runs at most",
+        }
+        help_texts = {
+            "start_after_seconds": "After the previous step ends (the first step: after the run starts). "
+            "24 h, 30 min, 90 s, 1 d 2 h or seconds.",
+            "window_seconds": "It must start within this long after it is due.",
+            "repeat_every_seconds": "Runs again this long after each run ends; set Runs at most too.",
+            "until": "Stop repeating once this holds. " + CONDITION_HELP,
+            "run_if": "Skip the step when this does not hold. " + CONDITION_HELP,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["on_window_missed"].required = False  # a post without it (an older page) means the default
+
+    def clean_on_window_missed(self):
+        return self.cleaned_data.get("on_window_missed") or WindowPolicy.RUN_LATE
+
+
+class StepFormSet(nested_admin.NestedInlineFormSet):
+    """Checks the steps' timing together, in their new order (keep_devices looks at the next step)."""
+
+    def clean(self):
+        super().clean()
+        kept = [
+            form
+            for form in self.forms
+            if (form.has_changed() or form.instance.pk) and not self._should_delete_form(form)
+        ]
+        kept.sort(key=lambda form: (form.cleaned_data.get("position") is None, form.cleaned_data.get("position") or 0))
+        if any(field in form.errors for form in kept for field in STEP_TIMING_FIELDS):
+            return  # a field that did not parse: its own message says what to fix first
+        specs = [{field: form.cleaned_data.get(field) for field in STEP_TIMING_FIELDS} for form in kept]
+        for place, refusals in steps_timing_errors(specs).items():
+            index, field = place.removeprefix("steps[").split("].", 1)
+            for message in refusals:
+                kept[int(index)].add_error(field, message)
 
 
 class ActionFormSet(nested_admin.NestedInlineFormSet):
@@ -171,10 +263,47 @@ class ActionInline(FrozenWhenPublishedMixin, nested_admin.NestedTabularInline):
 class StepInline(FrozenWhenPublishedMixin, nested_admin.NestedStackedInline):
     model = Step
     form = StepForm
+    formset = StepFormSet
     extra = 0
     sortable_field_name = "position"
-    fields = ["position", "name", "description"]
+    fields = [
+        "position",
+        "name",
+        "description",
+        ("start_after_seconds", "window_seconds", "on_window_missed"),
+        ("repeat_every_seconds", "repeat_max", "keep_devices"),
+        "until",
+        "run_if",
+    ]
+    # A frozen version shows its timing as durations too (the stock read-only display prints 86400.0).
+    frozen_fields = [
+        "position",
+        "name",
+        "description",
+        ("start_after", "window", "on_window_missed"),
+        ("repeat_every", "repeat_max", "keep_devices"),
+        "until",
+        "run_if",
+    ]
     inlines = [ActionInline]
+
+    def get_fields(self, request, obj=None):
+        return self.frozen_fields if _frozen(request) else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["start_after", "window", "repeat_every"] if _frozen(request) else []
+
+    @admin.display(description="start after")
+    def start_after(self, step):
+        return duration_format(step.start_after_seconds) or "—"
+
+    @admin.display(description="window")
+    def window(self, step):
+        return duration_format(step.window_seconds) or "—"
+
+    @admin.display(description="repeat every")
+    def repeat_every(self, step):
+        return duration_format(step.repeat_every_seconds) or "—"
 
     def get_queryset(self, request):
         actions = Action.objects.select_related("action_type", "device").order_by("position")

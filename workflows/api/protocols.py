@@ -2,12 +2,13 @@
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.roles import EDIT_DEFINITIONS
 from labcore.api.pagination import cursor_pagination
+from samples.api.serializers import flat_errors
 from workflows.api.protocol_serializers import ProjectSerializer, ProtocolSerializer, ProtocolWriteSerializer
 from workflows.choices import ProtocolStatus
 from workflows.models import Protocol
@@ -50,6 +51,13 @@ class ProtocolFilter(django_filters.FilterSet):
         fields = ["name", "status", "project"]
 
 
+def _valid(payload: ProtocolWriteSerializer) -> ProtocolWriteSerializer:
+    """400 naming each field by its path in the graph (``steps[2].window_seconds``), as the services do."""
+    if not payload.is_valid():
+        raise serializers.ValidationError(flat_errors(payload.errors))
+    return payload
+
+
 class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
     """Protocol versions with their steps and actions. Drafts are editable; published ones are frozen (409)."""
 
@@ -74,8 +82,7 @@ class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=ProtocolWriteSerializer, responses={201: ProtocolSerializer})
     def create(self, request):
         """A new draft, with its steps and actions when given."""
-        payload = ProtocolWriteSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        payload = _valid(ProtocolWriteSerializer(data=request.data))
         protocol = protocol_create(**payload.validated_data, user=request.user)
         return self._read(protocol, status.HTTP_201_CREATED)
 
@@ -83,8 +90,7 @@ class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
     def update(self, request, pk=None, partial=False):
         """Change a draft; ``steps`` replaces the whole graph. A published protocol answers 409."""
         protocol = self.get_object()
-        payload = ProtocolWriteSerializer(data=request.data, partial=partial)
-        payload.is_valid(raise_exception=True)
+        payload = _valid(ProtocolWriteSerializer(data=request.data, partial=partial))
         protocol = protocol_update(protocol=protocol, **payload.validated_data)
         return self._read(protocol)
 

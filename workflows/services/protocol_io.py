@@ -2,7 +2,9 @@
 
 The document names things by their natural keys (project name, action type name, device id),
 never by database ids, so it moves between labs. Export then import then export gives the
-same document: the graph (steps, actions, parameters, pinned devices, order) is identical.
+same document: the graph (steps with their timing and conditions, actions, parameters, pinned
+devices, order) is identical. Documents written before steps had timing still import: a
+missing timing key means unset.
 """
 
 import re
@@ -16,10 +18,16 @@ from workflows.choices import ProtocolStatus
 from workflows.models import Project, Protocol
 from workflows.selectors import protocol_list
 from workflows.services.protocols import project_create, protocol_create, protocol_publish
+from workflows.step_timing import step_timing_of, steps_timing_errors
 
 FORMAT = "labcore.protocol"
 FORMAT_VERSION = 1
 VERSION_PATTERN = re.compile(r"^(\d{1,9})\.(\d{1,9})$")
+
+
+def _seconds_or_count(value):
+    """Whole seconds as integers (``43200``, not ``43200.0``): the document is read by people."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def protocol_export(protocol: Protocol) -> dict:
@@ -37,6 +45,7 @@ def protocol_export(protocol: Protocol) -> dict:
             {
                 "name": step.name,
                 "description": step.description,
+                **{field: _seconds_or_count(value) for field, value in step_timing_of(step).items()},
                 "actions": [
                     {
                         "action_type": action.action_type.name,
@@ -84,6 +93,10 @@ def protocol_import(*, document: dict, project_name: str | None = None, user=Non
     is never overwritten (409): published versions are frozen and drafts are someone's work.
     """
     version_major, version_minor = _document_check(document)
+    # Timing first, so a NaN window is reported as steps[2].window_seconds like every timing error.
+    timing = steps_timing_errors([step if isinstance(step, dict) else {} for step in document["steps"]])
+    if timing:
+        raise ApplicationError("invalid protocol steps: " + ", ".join(timing), fields=timing)
     unstorable = unstorable_json_paths(document)
     if unstorable:
         message = "PostgreSQL cannot store NUL characters or NaN/Infinity"

@@ -6,6 +6,9 @@ export use::
     [{"name": "PBS wash", "description": "", "actions": [
         {"action_type": "robot.dispense", "parameters": {"volume_ul": 2000}, "device": "robot-arm-1"}]}]
 
+A step spec may also carry its timing and conditions (``start_after_seconds``, ``window_seconds``,
+``on_window_missed``, ``repeat_every_seconds``, ``repeat_max``, ``until``, ``run_if``,
+``keep_devices``), checked by ``workflows.step_timing`` (errors such as ``steps[2].window_seconds``).
 Everything is validated before anything is written, and every error names its place
 (``steps[1].actions[0].parameters.volume_ul``), so a bad request leaves nothing half-written.
 """
@@ -20,6 +23,7 @@ from labcore.exceptions import ApplicationError, ConflictError
 from labcore.locking import lock_row
 from workflows.choices import ProtocolStatus
 from workflows.models import Action, Project, Protocol, Step
+from workflows.step_timing import STEP_TIMING_FIELDS, step_timing_of, step_timing_values, steps_timing_errors
 
 EDITABLE_PROTOCOL_FIELDS = ("name", "description", "version_major", "version_minor")
 
@@ -88,7 +92,7 @@ def _graph_build(steps: list[dict]) -> list[tuple[dict, list[Action]]]:
     device_ids = {a.get("device") for s in steps for a in (s.get("actions") or []) if isinstance(a, dict)}
     action_types = {t.name: t for t in ActionType.objects.filter(name__in=[n for n in type_names if n])}
     devices = {d.id: d for d in Device.objects.filter(id__in=[d for d in device_ids if isinstance(d, str) and d])}
-    errors: dict[str, list[str]] = {}
+    errors = steps_timing_errors([step if isinstance(step, dict) else {} for step in steps])
     built = []
     for step_index, step in enumerate(steps):
         where = f"steps[{step_index}]"
@@ -112,7 +116,8 @@ def _graph_build(steps: list[dict]) -> list[tuple[dict, list[Action]]]:
                         device=devices.get(spec.get("device")) if spec.get("device") else None,
                     )
                 )
-        built.append(({"name": step["name"], "description": step.get("description") or ""}, actions))
+        fields = {"name": step["name"], "description": step.get("description") or "", **step_timing_values(step)}
+        built.append((fields, actions))
     if errors:
         raise ApplicationError("invalid protocol steps: " + ", ".join(errors), fields=errors)
     return built
@@ -178,11 +183,13 @@ def protocol_update(*, protocol: Protocol, steps: list[dict] | None = None, **fi
 
 
 def protocol_problems(protocol: Protocol) -> dict[str, list[str]]:
-    """What stops a draft from being published: no actions, or parameters the schema now refuses."""
+    """What stops a draft from being published: no actions, parameters the schema now refuses, bad timing."""
     steps = list(protocol.steps.prefetch_related("actions__action_type", "actions__device").order_by("position"))
     problems: dict[str, list[str]] = {}
     if not any(step.actions.all() for step in steps):
         problems["steps"] = ["a protocol needs at least one action to be published"]
+    # Timing is checked on every write; checked again here whatever path wrote the rows.
+    problems.update(steps_timing_errors([step_timing_of(step) for step in steps]))
     for step_index, step in enumerate(steps):
         for action_index, action in enumerate(step.actions.all()):
             where = f"steps[{step_index}].actions[{action_index}]"
@@ -218,7 +225,7 @@ def protocol_clone(
     previous_version: Protocol | None = None,
     user=None,
 ) -> Protocol:
-    """A draft copy of ``protocol``'s whole graph (same steps, actions, parameters, devices)."""
+    """A draft copy of ``protocol``'s whole graph (same steps and their timing, actions, parameters, devices)."""
     source_steps = list(protocol.steps.prefetch_related("actions").order_by("position"))
     copy = Protocol(
         project=project or protocol.project,
@@ -232,7 +239,13 @@ def protocol_clone(
     copy.full_clean()
     copy.save()
     new_steps = Step.objects.bulk_create(
-        Step(protocol=copy, position=step.position, name=step.name, description=step.description)
+        Step(
+            protocol=copy,
+            position=step.position,
+            name=step.name,
+            description=step.description,
+            **{field: getattr(step, field) for field in STEP_TIMING_FIELDS},
+        )
         for step in source_steps
     )
     Action.objects.bulk_create(
