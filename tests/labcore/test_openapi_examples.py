@@ -168,6 +168,8 @@ def test_a_wrong_example_is_caught():
         "endpoint": "",
         "config": {},
         "holder_workflow_id": None,
+        "capacity": 1,
+        "slots_in_use": 0,
         "updated_at": "2026-11-24T09:57:08.898756Z",
     }
     assert example_errors(device, good) == []

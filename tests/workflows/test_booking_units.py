@@ -277,13 +277,14 @@ def test_keep_devices_books_two_steps_as_one_unit_and_keeps_them_between(lab):
     run = protocol_run(
         [
             {"name": "Image", "actions": [("test.unit_image", "unit-microscope")], "keep_devices": True},
-            {"name": "Transfer", "actions": [("test.unit_transfer", "unit-handler-1")], "start_after_seconds": 60},
+            {"name": "Transfer", "actions": [("test.unit_transfer", "unit-handler-1")]},
         ]
     )
     workflow_start(workflow=run)
     workflow_action_run(workflow_id=run.pk)
     assert held(run) == {"unit-microscope", "unit-handler-1"}  # booked together at the first unit's start
-    make_due(run)
+    step = workflow_action_run(workflow_id=run.pk)  # the second unit starts on what the run holds
+    assert step.device_id == "unit-handler-1" and Booking.objects.filter(workflow=run).count() == 2
     run_until_idle(run)
     run.refresh_from_db()
     assert run.status == WorkflowStatus.COMPLETED and held(run) == set()
