@@ -141,10 +141,11 @@ def queue_entry_withdraw(*, entry: QueueEntry, user=None) -> list[QueueEntry]:
 
 
 @booking_service
-def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: int) -> bool:
+def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: int, queue: bool = True) -> bool:
     """Book every device of ``devices`` for ``workflow``, all or nothing.
 
-    True when the workflow holds them all on return. Otherwise it books nothing, waits as one
+    True when the workflow holds them all on return. Otherwise it books nothing and, with
+    ``queue`` (else it only answers False: a caller trying alternatives), waits as one
     request (one QueueEntry per missing device, sharing a request_id) and returns False; the
     hand-off that later grants it sends ``workflow_devices_granted``. Calling it again while
     queued creates no duplicates; if the set grew, the old request is withdrawn and it waits again
@@ -178,6 +179,8 @@ def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: i
     if first_blocker(slots, workflow_id=workflow.pk, priority=priority) is None:
         bookings_create(slots, missing, workflow.pk)
         granted = True
+    elif not queue and not own:
+        return False
     else:
         request_id = uuid.uuid4()
         QueueEntry.objects.bulk_create(

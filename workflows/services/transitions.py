@@ -478,14 +478,22 @@ def unit_begin(workflow: Workflow, step: RunStep, *, by: Actor) -> RunStep | Non
             unit_after(workflow, unit, by=by)
             return None
     steps = units.group_steps(units.unit_group(unit))
-    chosen = units.devices_choose(workflow, steps)
-    needed = {device.pk: device for device in chosen.values()}
-    if not set(needed) <= units.held_device_ids(workflow):
-        units.steps_device_assign(steps, chosen)
-        devices = [needed[pk] for pk in sorted(needed)]
-        if not workflow_devices_acquire(workflow=workflow, devices=devices, priority=workflow.priority):
-            workflow_queue(workflow, by=by, reason=f"{unit.step_name} is due; waiting for " + ", ".join(sorted(needed)))
+    choices = units.devices_choices(workflow, steps)
+    held = units.held_device_ids(workflow)
+    chosen = next((choice for choice in choices if {d.pk for d in choice.values()} <= held), None)
+    # The first device set free now is booked; if none is, the run queues whole for the best one.
+    for choice in choices if chosen is None else ():
+        if _group_book(workflow, choice, queue=False):
+            chosen = choice
+            break
+    if chosen is None:
+        chosen = choices[0]
+        if not _group_book(workflow, chosen, queue=True):
+            names = ", ".join(sorted({d.pk for d in chosen.values()}))
+            workflow_queue(workflow, by=by, reason=f"{unit.step_name} is due; waiting for {names}")
+            units.steps_device_assign(steps, chosen)
             return None
+    units.steps_device_assign(steps, chosen)
     step.device = chosen[step.pk]
     late = units.window_lateness_seconds(unit, now)
     units.unit_start_record(unit, now=now, late=late)
@@ -499,6 +507,13 @@ def unit_begin(workflow: Workflow, step: RunStep, *, by: Actor) -> RunStep | Non
             )
             return None
     return step_claim(step, by=by, note=note)
+
+
+def _group_book(workflow: Workflow, chosen: dict, *, queue: bool) -> bool:
+    devices = {device.pk: device for device in chosen.values()}
+    return workflow_devices_acquire(
+        workflow=workflow, devices=[devices[pk] for pk in sorted(devices)], priority=workflow.priority, queue=queue
+    )
 
 
 def _unit_until(workflow: Workflow, unit: RunUnit, *, about: RunStep, by: Actor) -> None:

@@ -60,11 +60,14 @@ def held_device_ids(workflow: Workflow) -> set[str]:
     return set(Booking.objects.active().filter(workflow_id=workflow.pk).values_list("device_id", flat=True))
 
 
-def devices_choose(workflow: Workflow, steps: list[RunStep]) -> dict[int, Device]:
-    """The device each step of a group will use: its own when pinned; for an unpinned step, any
-    device of its kind, chosen now. Preferred: one the run already holds, then one with a free
-    slot and nobody waiting, then the shortest queue; ties by id, so the choice is repeatable.
-    Steps of one group that need the same kind share one device (a group is booked as a set).
+def devices_choices(workflow: Workflow, steps: list[RunStep]) -> list[dict[int, Device]]:
+    """The device sets a group may be booked on, best first: each maps step id -> device.
+
+    Pinned steps keep their device. An unpinned step may take any device of its kind (not in
+    maintenance or offline); preferred is one the run already holds, then one with a free slot
+    and nobody waiting, then the shortest queue, ties by id, so the choice is repeatable. The
+    k-th choice gives every unpinned kind its k-th device (steps of one kind share it: a group
+    is booked as a set). The caller books the first that is free now, or queues for the first.
     """
     held = held_device_ids(workflow)
     kinds = {step.action_type.device_kind for step in steps if not step.pinned}
@@ -85,13 +88,14 @@ def devices_choose(workflow: Workflow, steps: list[RunStep]) -> dict[int, Device
             devices.sort(
                 key=lambda d: (d.pk not in held, not (d.in_use < d.capacity and d.waiting == 0), d.waiting, d.pk)
             )
-    chosen: dict[int, Device] = {}
-    for step in steps:
-        if step.pinned or not ranked.get(step.action_type.device_kind):
-            chosen[step.pk] = step.device
-        else:
-            chosen[step.pk] = ranked[step.action_type.device_kind][0]
-    return chosen
+    choices = []
+    for k in range(max((len(devices) for devices in ranked.values()), default=1)):
+        chosen = {}
+        for step in steps:
+            options = ranked.get(step.action_type.device_kind)
+            chosen[step.pk] = step.device if step.pinned or not options else options[min(k, len(options) - 1)]
+        choices.append(chosen)
+    return choices
 
 
 def steps_device_assign(steps: list[RunStep], chosen: dict[int, Device]) -> None:
