@@ -81,6 +81,7 @@ EXPECTED = {
     ("post", "/api/workflows/{id}/resume/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/cancel/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/resolve/"): CONTROL_WORKFLOWS,
+    ("get", "/api/workflows/{id}/events/"): READ,
     ("post", "/api/workflows/{id}/complete/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/execute-step/"): CONTROL_WORKFLOWS,
 }
