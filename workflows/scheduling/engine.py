@@ -152,7 +152,15 @@ class Engine:
         ordered = sorted(range(len(unit.requirements)), key=lambda i: unit.requirements[i].device_id is None)
         for position in ordered:
             requirement: Requirement = unit.requirements[position]
-            options = (requirement.device_id,) if requirement.device_id is not None else preference[requirement.kind]
+            if requirement.device_id is not None:
+                options = (requirement.device_id,)
+            elif start > self.now:
+                # A reservation takes the device that has been idle the shortest time before
+                # it (best fit), leaving devices idle longer free for units that can start now.
+                idle_since = {d: self._idle_since(d, start, reservations) for d in preference[requirement.kind]}
+                options = sorted(preference[requirement.kind], key=lambda device_id: -idle_since[device_id])
+            else:
+                options = preference[requirement.kind]
             for device_id in options:
                 if has_slot(device_id):
                     taken[device_id] += 1
@@ -161,6 +169,16 @@ class Engine:
             else:
                 return None
         return tuple(chosen[position] for position in range(len(unit.requirements)))
+
+    def _idle_since(self, device_id: str, time: float, reservations: dict) -> float:
+        """The last moment before ``time`` at which a slot of the device ends (now at the earliest)."""
+        ends = self.booking_ends[device_id]
+        position = bisect.bisect_right(ends, time)
+        latest = ends[position - 1] if position else self.now
+        for _, r_end in reservations.get(device_id, ()):
+            if latest < r_end <= time:
+                latest = r_end
+        return max(latest, self.now)
 
     def _earliest_fit(self, head: Head, horizon: float, reservations: dict, preference: dict, skip_first: bool):
         """The earliest start before ``horizon`` at which the unit fits, with its devices."""
