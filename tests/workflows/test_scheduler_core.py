@@ -177,7 +177,7 @@ def test_an_overrunning_booking_is_assumed_to_end_shortly():
 
 # -- random campaigns -------------------------------------------------------------------------
 
-EXAMPLES = int(os.environ.get("SCHEDULER_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("SCHEDULER_EXAMPLES", "500"))
 CAMPAIGNS = settings(
     max_examples=EXAMPLES,
     derandomize=True,
