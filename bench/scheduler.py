@@ -100,6 +100,10 @@ def bench_decide(runs, units_per_run, decisions):
     result = plan(states[0])
     elapsed = time.perf_counter() - begin
     print(f"plan(): {len(result.units)} units planned in {elapsed:.2f} s, {len(result.violations)} window violations")
+    begin = time.perf_counter()
+    next_day = plan(states[0], until=states[0].now + 24 * HOUR)
+    elapsed = time.perf_counter() - begin
+    print(f"plan(until=now + 24 h): {len(next_day.units)} units planned in {elapsed:.2f} s")
 
 
 # -- the 7-day MSC expansion campaign ---------------------------------------------------------

@@ -175,6 +175,16 @@ def test_an_overrunning_booking_is_assumed_to_end_shortly():
     assert plan(state).units[0].start == 1000 + OVERRUN_SECONDS
 
 
+def test_a_plan_until_a_time_holds_the_units_starting_by_then():
+    runs = tuple(Run(f"run-{n}", (image("a"), image("b", start_after=HOUR)), ready_at=0, arrival=n) for n in range(3))
+    state = State(0, (MICROSCOPE,), runs)
+    full = plan(state)
+
+    partial = plan(state, until=1200)
+    assert partial.units == tuple(unit for unit in full.units if unit.start <= 1200)
+    assert [unit.start for unit in partial.units] == [0, 600, 1200]
+
+
 # -- random campaigns -------------------------------------------------------------------------
 
 EXAMPLES = int(os.environ.get("SCHEDULER_EXAMPLES", "500"))

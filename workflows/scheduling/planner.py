@@ -15,7 +15,7 @@ def decide(state: State) -> tuple[Assignment, ...]:
     return tuple(assignment for _, assignment in Engine(state).step())
 
 
-def plan(state: State) -> Plan:
+def plan(state: State, *, until: float | None = None) -> Plan:
     """The forward plan: the predicted start and end of every pending unit of every run.
 
     It replays ``decide()`` forward in time with the estimated durations: at each moment a slot
@@ -24,6 +24,10 @@ def plan(state: State) -> Plan:
     plan's first starts are exactly ``decide(state)``, and it ends when every schedulable unit
     has a place. A unit whose start is after its window deadline is reported in
     ``Plan.violations``.
+
+    With ``until``, the replay stops there: only units predicted to start by then are in the
+    plan (enough for a schedule page of the next hours; a lab with a deep backlog makes the
+    full replay slow, see bench/README.md).
     """
     engine = Engine(state)
     planned: list[PlannedUnit] = []
@@ -45,7 +49,7 @@ def plan(state: State) -> Plan:
         if engine.became_due:
             continue  # a zero-length unit ended now and its successor is due now
         next_time = engine.next_event()
-        if next_time is None:
+        if next_time is None or (until is not None and next_time > until):
             break
         engine.advance(next_time)
     planned.sort(key=lambda unit: (unit.start, unit.run_id, unit.index))
