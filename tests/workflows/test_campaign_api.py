@@ -84,3 +84,10 @@ def test_the_list_costs_the_same_queries_at_3_and_30_campaigns(api_client, proto
     assert counts[0] == counts[1]
     with django_assert_num_queries(counts[0]):
         api_client.get("/api/campaigns", {"page_size": 50})
+
+
+def test_the_status_counts_schema_names_every_workflow_status():
+    from workflows.api.campaigns import StatusCountsSerializer
+    from workflows.choices import WorkflowStatus
+
+    assert set(StatusCountsSerializer().fields) == set(WorkflowStatus.values)

@@ -11,7 +11,6 @@ from labcore.api.pagination import cursor_pagination
 from labcore.exceptions import ApplicationError
 from workflows.api.creation import BIGINT_MAX
 from workflows.api.serializers import ProgressSerializer
-from workflows.choices import WorkflowStatus
 from workflows.models import Campaign, Protocol
 from workflows.models.campaigns import CAMPAIGN_NAME_MAX_LENGTH
 from workflows.selectors import (
@@ -57,7 +56,6 @@ class StatusCountsSerializer(serializers.Serializer):
     completed = serializers.IntegerField()
     failed = serializers.IntegerField()
     cancelled = serializers.IntegerField()
-
 
 
 class CampaignSummarySerializer(serializers.Serializer):
