@@ -2,10 +2,28 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
-from workflows.choices import DONE_STEP_STATUSES, FINISHED_WORKFLOW_STATUSES, IN_FLIGHT_STEP_STATUSES, RunStepStatus
-from workflows.models import Action, Project, Protocol, RunStep, Step, Workflow, WorkflowEvent, WorkflowSample
+from workflows.choices import (
+    DONE_STEP_STATUSES,
+    FINISHED_WORKFLOW_STATUSES,
+    IN_FLIGHT_STEP_STATUSES,
+    RunStepStatus,
+    WorkflowStatus,
+)
+from workflows.models import (
+    Action,
+    Campaign,
+    Project,
+    Protocol,
+    RunStep,
+    RunUnit,
+    Step,
+    Workflow,
+    WorkflowEvent,
+    WorkflowSample,
+)
 
 
 def workflow_list() -> QuerySet[Workflow]:
@@ -110,4 +128,96 @@ def protocol_summary(protocol: Protocol) -> ProtocolSummary:
         device_kinds=sorted({action.action_type.device_kind for action in actions}),
         devices=sorted({action.device_id for action in actions if action.device_id}),
         estimated_duration_seconds=sum(action.action_type.estimated_duration_seconds for action in actions),
+    )
+
+
+# --- Campaigns ---------------------------------------------------------------------------------
+
+
+def window_violations() -> QuerySet:
+    """What counts as one window violation: a booking unit that started after its window closed.
+
+    The one definition the campaign summary, the API and the admin count; callers only need
+    rows with a ``workflow``.
+    """
+    return RunUnit.objects.filter(window_missed_seconds__isnull=False)
+
+
+def _campaign_window_violations() -> Coalesce:
+    """A campaign's violations as one subquery column, so a page of campaigns costs no extra query."""
+    counted = (
+        window_violations()
+        .filter(workflow__campaign=OuterRef("pk"))
+        .order_by()
+        .values("workflow__campaign")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _campaigns(runs: QuerySet[Workflow]) -> QuerySet[Campaign]:
+    return (
+        Campaign.objects.select_related("protocol", "created_by")
+        .annotate(window_violations=_campaign_window_violations())
+        .prefetch_related(Prefetch("workflows", queryset=runs))
+    )
+
+
+def campaign_list() -> QuerySet[Campaign]:
+    """Campaigns with their runs' progress and violations: three queries whatever the number of rows."""
+    return _campaigns(Workflow.objects.order_by("id").prefetch_related(run_steps_for_progress()))
+
+
+def campaign_detail() -> QuerySet[Campaign]:
+    """``campaign_list`` plus each run's samples and their plate (one query more, for any size)."""
+    samples = WorkflowSample.objects.select_related("sample__plate").order_by("position")
+    return _campaigns(
+        Workflow.objects.order_by("id").prefetch_related(
+            run_steps_for_progress(), Prefetch("workflow_samples", queryset=samples)
+        )
+    )
+
+
+def workflow_plate_barcode(workflow: Workflow) -> str | None:
+    """The plate of a campaign run: its samples' plate (``campaign_detail`` prefetches them)."""
+    link = next(iter(workflow.workflow_samples.all()), None)
+    return link.sample.plate.barcode if link is not None and link.sample.plate_id else None
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """Where a campaign stands: its runs by status, plates done, window violations and summed progress."""
+
+    workflows: int
+    by_status: dict[str, int]
+    plates_done: int
+    window_violations: int
+    progress: Progress
+
+
+def campaign_summary(campaign: Campaign) -> CampaignSummary:
+    """The one summary of a campaign, for the API, the admin and ``run_campaign``.
+
+    Reads ``campaign.workflows.all()`` with their run-steps and the ``window_violations``
+    annotation (``campaign_list`` / ``campaign_detail``); without the annotation it counts
+    them with one query. A plate is done when its run completed.
+    """
+    runs = list(campaign.workflows.all())
+    by_status = dict.fromkeys(WorkflowStatus.values, 0)
+    totals = dict.fromkeys(("succeeded", "skipped", "failed", "unknown", "total"), 0)
+    for run in runs:
+        by_status[run.status] += 1
+        progress = workflow_progress(run)
+        for key in totals:
+            totals[key] += getattr(progress, key)
+    violations = getattr(campaign, "window_violations", None)
+    if violations is None:
+        violations = window_violations().filter(workflow__campaign=campaign).count()
+    return CampaignSummary(
+        workflows=len(runs),
+        by_status=by_status,
+        plates_done=by_status[WorkflowStatus.COMPLETED],
+        window_violations=violations,
+        progress=Progress(**totals, current=None),
     )

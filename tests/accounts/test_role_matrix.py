@@ -39,6 +39,9 @@ EXPECTED = {
     ("patch", "/api/action-types/{name}/"): EDIT_DEFINITIONS,
     ("get", "/api/bookings/"): READ,
     ("get", "/api/bookings/{id}/"): READ,
+    ("get", "/api/campaigns/"): READ,
+    ("post", "/api/campaigns/"): RUN_WORKFLOWS,
+    ("get", "/api/campaigns/{id}/"): READ,
     ("get", "/api/cell-analysis-results/"): READ,
     ("get", "/api/cell-analysis-results/{id}/"): READ,
     ("get", "/api/devices/"): READ,
@@ -76,12 +79,12 @@ EXPECTED = {
     ("get", "/api/workflows/"): READ,
     ("post", "/api/workflows/"): RUN_WORKFLOWS,
     ("get", "/api/workflows/{id}/"): READ,
+    ("get", "/api/workflows/{id}/events/"): READ,
     ("post", "/api/workflows/{id}/start/"): RUN_WORKFLOWS,
     ("post", "/api/workflows/{id}/pause/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/resume/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/cancel/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/resolve/"): CONTROL_WORKFLOWS,
-    ("get", "/api/workflows/{id}/events/"): READ,
     ("post", "/api/workflows/{id}/complete/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/execute-step/"): CONTROL_WORKFLOWS,
 }
@@ -111,9 +114,10 @@ def path_values(demo_lab):
     from executionlogs.models import CellAnalysisResult
     from executionlogs.services import execution_log_create
     from samples.models import Sample
-    from workflows.models import Protocol, Workflow
+    from workflows.models import Campaign, Protocol, Workflow
 
     protocol = Protocol.objects.get(name__startswith="MSC passage")
+    campaign = Campaign.objects.create(name="matrix", protocol=protocol)
     holder = Workflow.objects.create(name="holder", device_id="plate-reader-1")
     waiting = Workflow.objects.create(name="waiting", device_id="plate-reader-1")
     device = Device.objects.get(pk="plate-reader-1")
@@ -135,6 +139,7 @@ def path_values(demo_lab):
         "/api/protocols/": str(protocol.pk),
         "/api/projects/": str(protocol.project_id),
         "/api/bookings/": str(booking.pk),
+        "/api/campaigns/": str(campaign.pk),
         "/api/cell-analysis-results/": str(result.pk),
     }
     named = {

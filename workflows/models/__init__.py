@@ -1,3 +1,4 @@
+from workflows.models.campaigns import Campaign
 from workflows.models.definitions import Action, Project, Protocol, Step
 from workflows.models.events import AppendOnlyEventError, WorkflowEvent
 from workflows.models.runs import RunStep, RunUnit, Workflow, WorkflowSample
@@ -5,6 +6,7 @@ from workflows.models.runs import RunStep, RunUnit, Workflow, WorkflowSample
 __all__ = [
     "Action",
     "AppendOnlyEventError",
+    "Campaign",
     "Project",
     "Protocol",
     "RunStep",

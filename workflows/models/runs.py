@@ -20,6 +20,9 @@ class Workflow(models.Model):
     protocol = models.ForeignKey(
         "workflows.Protocol", null=True, blank=True, on_delete=models.PROTECT, related_name="workflows"
     )
+    campaign = models.ForeignKey(
+        "workflows.Campaign", null=True, blank=True, on_delete=models.PROTECT, related_name="workflows"
+    )
     device = models.ForeignKey(
         "devices.Device",
         null=True,
