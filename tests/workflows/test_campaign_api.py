@@ -27,9 +27,9 @@ def test_post_creates_and_starts_one_run_per_plate(api_client, protocol):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["workflows"] == list(Workflow.objects.order_by("id").values_list("id", flat=True))
-    assert [(run["plate"], run["status"]) for run in body["runs"]] == [("PLATE-01", "running"), ("PLATE-02", "queued")]
+    assert [(run["plate"], run["status"]) for run in body["runs"]] == [("PLATE-01", "running"), ("PLATE-02", "running")]
     assert body["priority"] == "urgent" and body["created_by"] == "scientist"
-    assert body["summary"]["by_status"]["running"] == 1 and body["summary"]["progress"]["total"] == 8
+    assert body["summary"]["by_status"]["running"] == 2 and body["summary"]["progress"]["total"] == 8
     detail = api_client.get(f"/api/campaigns/{body['id']}").json()
     assert detail["runs"] == body["runs"] and detail["summary"] == body["summary"]
 

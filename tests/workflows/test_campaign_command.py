@@ -48,7 +48,7 @@ def test_it_runs_the_first_n_culture_plates_to_completion_and_shows_progress(wor
     lines = out.splitlines()
     assert lines[0].startswith("campaign ") and lines[0].endswith("(Demo): 2 runs started")
     assert "LABCORE_TIME_SCALE=0.5" in err  # the workers' scale is theirs: the command can only warn
-    assert any("devices in use: handler-a 1" in line for line in lines)
+    assert all("devices in use:" in line for line in lines[1:])
     assert lines[-1].startswith("plates done 2/2 | runs: 2 completed | window violations 0 | steps 4/4")
     runs = Workflow.objects.order_by("id")
     assert [run.name for run in runs] == ["Demo / PLATE-01", "Demo / PLATE-02"]

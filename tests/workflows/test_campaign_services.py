@@ -45,10 +45,10 @@ def test_one_started_run_per_plate_named_for_it_on_its_samples_in_well_order(lab
     first = [link.sample.well for link in runs[0].workflow_samples.order_by("position")]
     assert first == ["A2", "A10", "B1"]
     assert all(run.protocol_id == lab["protocol"].pk and run.priority == Priority.URGENT for run in runs)
-    # The first run holds the devices, the second waits for them whole; each start left an event.
-    assert [run.status for run in runs] == [WorkflowStatus.RUNNING, WorkflowStatus.QUEUED]
-    assert set(Booking.objects.active().values_list("workflow_id", flat=True)) == {runs[0].pk}
-    assert set(QueueEntry.objects.waiting().values_list("workflow_id", flat=True)) == {runs[1].pk}
+    # Both run, booked step by step: nothing is held until a step is due; each start left an event.
+    assert [run.status for run in runs] == [WorkflowStatus.RUNNING, WorkflowStatus.RUNNING]
+    assert not Booking.objects.active().exists() and not QueueEntry.objects.waiting().exists()
+    assert RunUnit.objects.filter(workflow__in=runs, position=1, due_at__isnull=False).count() == 2
     assert WorkflowEvent.objects.filter(workflow__campaign=campaign, to_status=WorkflowStatus.CREATED).count() == 2
 
 
@@ -133,7 +133,7 @@ def test_the_summary_counts_runs_by_status_plates_done_violations_and_progress(l
     ).update(window_missed_seconds=120)
     summary = campaign_summary(campaign_detail().get(pk=campaign.pk))
     assert summary.workflows == 2 and summary.plates_done == 1
-    assert summary.by_status[WorkflowStatus.COMPLETED] == 1 and summary.by_status[WorkflowStatus.QUEUED] == 1
+    assert summary.by_status[WorkflowStatus.COMPLETED] == 1 and summary.by_status[WorkflowStatus.RUNNING] == 1
     assert summary.window_violations == 1
     assert summary.progress.total == 8  # 2 runs x 2 steps x 2 actions
     # Without the list annotation the same count comes from one query.
@@ -168,6 +168,7 @@ def test_campaigns_started_at_once_on_shared_devices_never_deadlock(attempt, mon
     assert all(isinstance(outcome, Campaign) for outcome in outcomes) and len(outcomes) == 4, outcomes
     statuses = list(Workflow.objects.values_list("status", flat=True))
     assert len(statuses) == 12
-    # Exactly one run holds the two devices; the other eleven wait for them whole.
-    assert statuses.count(WorkflowStatus.RUNNING) == 1 and statuses.count(WorkflowStatus.QUEUED) == 11
-    assert Booking.objects.active().count() == 2
+    # All twelve run; none holds a device before its first step is due (step-level booking).
+    assert statuses.count(WorkflowStatus.RUNNING) == 12
+    assert not Booking.objects.active().exists()
+    assert RunUnit.objects.filter(position=1, due_at__isnull=False).count() == 12

@@ -121,11 +121,12 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout if timeout else None
         last = ""
         while True:
+            # Statuses first, then the line: the last line printed always shows the state decided on.
+            statuses = list(campaign.workflows.values_list("status", flat=True))
             line = status_line(campaign)
             if line != last:
                 self.stdout.write(line)
                 last = line
-            statuses = list(campaign.workflows.values_list("status", flat=True))
             if all(status in FINISHED_WORKFLOW_STATUSES for status in statuses):
                 return statuses
             if deadline and time.monotonic() > deadline:
