@@ -23,7 +23,7 @@ from django.conf import settings
 from devices.choices import Priority
 from devices.models import Booking, Device
 from devices.selectors import device_queue
-from devices.workflow_rules import remaining_work_seconds
+from devices.workflow_rules import planned_wait_seconds, remaining_work_seconds
 
 MINIMUM_BUSY_WAIT_SECONDS = 1.0
 
@@ -72,6 +72,11 @@ def wait_time_estimate(*, device: Device, workflow=None) -> dict:
     )
     if len(holders) + len(ahead_ids) >= device.capacity:  # no slot is left for it right now
         seconds = max(seconds, MINIMUM_BUSY_WAIT_SECONDS)
+    planned = planned_wait_seconds(device.pk, workflow.pk) if workflow is not None else None
+    if planned is not None:
+        # A protocol run booked step by step: the scheduler's plan says when its step on this
+        # device starts (its due time, windows and every other run's units), so the answers agree.
+        seconds = planned
     return result | {"position": len(ahead) + 1, "queued": own is not None, "estimated_wait_seconds": round(seconds, 3)}
 
 

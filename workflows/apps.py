@@ -13,8 +13,11 @@ class WorkflowsConfig(AppConfig):
         # registry has created every AppConfig (Django's rule, not an import cycle).
         from workflows import signals  # noqa: F401 - connects the executor's receivers
         from workflows.remaining_work import remaining_work_seconds
+        from workflows.schedule import planned_wait_seconds
 
         # devices sits below workflows and cannot import it: hand it what it needs to know.
         workflow_rules_register(
-            finished_statuses=FINISHED_WORKFLOW_STATUSES, remaining_work_seconds=remaining_work_seconds
+            finished_statuses=FINISHED_WORKFLOW_STATUSES,
+            remaining_work_seconds=remaining_work_seconds,
+            planned_wait_seconds=planned_wait_seconds,
         )

@@ -8,7 +8,7 @@ execution log, both above devices, so workflows provides it to devices.wait_time
 (registered in WorkflowsConfig.ready through devices.workflow_rules).
 """
 
-from django.db.models import Aggregate, FloatField
+from django.db.models import Aggregate, FloatField, Q
 from django.utils import timezone
 
 from devices.wait_time import fallback_seconds
@@ -51,7 +51,10 @@ def measured_medians(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], float
 def remaining_work_seconds(workflow_ids: list[int]) -> dict[int, float]:
     """Estimated seconds of work each workflow still has to do (two queries for any number)."""
     workflow_ids = list(dict.fromkeys(workflow_ids))
-    steps = list(RunStep.objects.filter(workflow_id__in=workflow_ids).select_related("action_type"))
+    # A protocol run booked unit by unit holds (or waits for) one unit at a time: only the steps of
+    # the unit it is in, or is due next, count (the one with a due time and no end).
+    current = Q(unit__isnull=True) | Q(unit__due_at__isnull=False, unit__ended_at__isnull=True)
+    steps = list(RunStep.objects.filter(current, workflow_id__in=workflow_ids).select_related("action_type"))
     medians = measured_medians(
         {(step.action_type.name, step.device_id) for step in steps if step.status in REMAINING_STEP_STATUSES}
     )

@@ -80,6 +80,7 @@ EXPECTED = {
     ("post", "/api/workflows/"): RUN_WORKFLOWS,
     ("get", "/api/workflows/{id}/"): READ,
     ("get", "/api/workflows/{id}/events/"): READ,
+    ("get", "/api/schedule/"): READ,
     ("post", "/api/workflows/{id}/start/"): RUN_WORKFLOWS,
     ("post", "/api/workflows/{id}/pause/"): CONTROL_WORKFLOWS,
     ("post", "/api/workflows/{id}/resume/"): CONTROL_WORKFLOWS,

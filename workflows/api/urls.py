@@ -2,6 +2,7 @@ from labcore.api.routers import OptionalSlashRouter
 from workflows.api.campaigns import CampaignViewSet
 from workflows.api.device_execute import DeviceExecuteViewSet
 from workflows.api.protocols import ProjectViewSet, ProtocolViewSet
+from workflows.api.schedule import ScheduleViewSet
 from workflows.api.views import WorkflowViewSet
 
 router = OptionalSlashRouter()
@@ -9,6 +10,7 @@ router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("projects", ProjectViewSet, basename="project")
 router.register("protocols", ProtocolViewSet, basename="protocol")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("schedule", ScheduleViewSet, basename="schedule")
 # POST /devices/{id}/execute (device-execute, as before): DeviceViewSet of devices serves the
 # rest of /devices; this action needs workflows, which devices does not import.
 router.register("devices", DeviceExecuteViewSet, basename="device")
