@@ -36,7 +36,7 @@ def workflow_list() -> QuerySet[Workflow]:
 
 def run_steps_for_progress() -> Prefetch:
     """The prefetch ``workflow_progress`` reads: run-steps with their action types, in plan order."""
-    return Prefetch("run_steps", queryset=RunStep.objects.select_related("action_type").order_by("position"))
+    return Prefetch("run_steps", queryset=RunStep.objects.select_related("action_type", "unit").order_by("position"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ versions (interleaving runs, restarts) are in tests/e2e/test_campaign_worker.py.
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from devices.choices import BookingStatus, DeviceKind
@@ -15,7 +16,7 @@ from devices.services import booking_create, booking_release
 from executionlogs.choices import Cause, LogStatus
 from executionlogs.models import CellAnalysisResult, ExecutionLog
 from executionlogs.services import execution_log_create
-from tests.factories import ActionTypeFactory, DeviceFactory, ProjectFactory, SampleFactory
+from tests.factories import ActionTypeFactory, DeviceFactory, ProjectFactory, SampleFactory, UserFactory
 from tests.workflows.executor_support import action_type_make, device_make, workflow_make
 from workflows.choices import RunStepStatus, WorkflowStatus
 from workflows.models import RunUnit, Step, WorkflowEvent
@@ -325,3 +326,15 @@ def test_a_manual_protocol_run_has_no_units(lab):
     )
     run = workflow_create_from_protocol(name="m", protocol=protocol, samples=[], priority=1, mode="manual")
     assert not RunUnit.objects.filter(workflow=run).exists()
+
+
+def test_a_window_violation_is_shown_in_the_api_and_on_the_runs_admin_page(lab, api_client, client):
+    run = protocol_run([{"name": "Image", "actions": [("test.unit_image", "unit-microscope")], "window_seconds": 60}])
+    workflow_start(workflow=run)
+    RunUnit.objects.filter(workflow=run).update(due_at=timezone.now() - timedelta(seconds=300))
+    run_until_idle(run)
+    step = api_client.get(f"/api/workflows/{run.pk}").json()["steps"][0]
+    assert step["window_missed_seconds"] == pytest.approx(240, abs=5) and step["due_at"] is not None
+    client.force_login(UserFactory(username="admin-w", is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:workflows_workflow_change", args=[run.pk])).content.decode()
+    assert "missed by 24" in page

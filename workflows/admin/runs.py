@@ -5,6 +5,7 @@ that forbids the action is reported as a message per workflow, never a 500.
 """
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from labcore.exceptions import ApplicationError
 from workflows.choices import RunStepStatus
@@ -42,11 +43,27 @@ class RunStepInline(admin.TabularInline):
         "duration",
         "error",
         "resolution",
+        "due",
+        "window",
     ]
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("action_type", "device")
+        return super().get_queryset(request).select_related("action_type", "device", "unit")
+
+    @admin.display(description="due")
+    def due(self, run_step):
+        return run_step.unit.due_at if run_step.unit_id and run_step.unit.due_at else "-"
+
+    @admin.display(description="window")
+    def window(self, run_step):
+        """A start past the step's window, in red: the scientist's first question about a late plate."""
+        if not run_step.unit_id or run_step.unit.window_seconds is None:
+            return "-"
+        late = run_step.unit.window_missed_seconds
+        if late is None:
+            return "on time" if run_step.unit.started_at else "open"
+        return format_html('<strong style="color:#ba2121">missed by {} s</strong>', f"{late:.1f}")
 
     def has_add_permission(self, request, obj=None):
         return False

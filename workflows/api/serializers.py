@@ -9,6 +9,15 @@ class RunStepSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="action_type.name", read_only=True, help_text="The action type.")
     device_id = serializers.CharField(read_only=True)
     duration_seconds = serializers.SerializerMethodField(help_text="From the first dispatch to the outcome.")
+    due_at = serializers.DateTimeField(
+        source="unit.due_at", read_only=True, allow_null=True, help_text="When its step became due (protocol runs)."
+    )
+    window_missed_seconds = serializers.FloatField(
+        source="unit.window_missed_seconds",
+        read_only=True,
+        allow_null=True,
+        help_text="How long after its window closed its step started (null: on time, or no window).",
+    )
 
     class Meta:
         model = RunStep
@@ -27,6 +36,8 @@ class RunStepSerializer(serializers.ModelSerializer):
             "result",
             "error",
             "resolution",
+            "due_at",
+            "window_missed_seconds",
         ]
 
     @extend_schema_field(serializers.FloatField(allow_null=True))

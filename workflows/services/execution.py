@@ -330,4 +330,4 @@ def workflow_execute_next_step(*, workflow: Workflow, user=None, via: str = "") 
         caused_by=Cause.MANUAL,
         user=user,
     )
-    return RunStep.objects.select_related("action_type", "device").get(pk=step.pk)
+    return RunStep.objects.select_related("action_type", "device", "unit").get(pk=step.pk)
