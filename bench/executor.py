@@ -45,13 +45,15 @@ def database_ensure(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def worker_start(concurrency: int, pool: str = "prefork") -> subprocess.Popen:
-    log = open(Path(tempfile.mkdtemp(prefix="labcore-bench-")) / "worker.log", "wb")  # noqa: SIM115
+def worker_start(concurrency: int, pool: str = "prefork", *, beat: bool = False) -> subprocess.Popen:
+    folder = Path(tempfile.mkdtemp(prefix="labcore-bench-"))
+    log = open(folder / "worker.log", "wb")  # noqa: SIM115
     command = [
         *(sys.executable, "-m", "celery", "-A", "labcore", "worker"),
         "--loglevel=" + os.environ.get("BENCH_WORKER_LOG", "WARNING"),
         *(f"--concurrency={concurrency}", f"--pool={pool}", "--without-gossip", "--without-mingle"),
         "--hostname=bench@%h",
+        *(("--beat", f"--schedule={folder}/beat-schedule") if beat else ()),
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     from labcore.celery import app
