@@ -4,12 +4,18 @@ Campaigns are created by ``POST /api/campaigns`` or ``manage.py run_campaign`` (
 ``campaign_create``); the admin shows them and steers their runs from the workflow pages.
 """
 
+from datetime import timedelta
+from itertools import groupby
+
 from django.contrib import admin
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from workflows.admin.runs import progress_text
 from workflows.models import Campaign, Workflow
+from workflows.schedule import schedule_read
 from workflows.selectors import (
     campaign_list,
     campaign_summary,
@@ -84,6 +90,26 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # created through campaign_create (API, run_campaign), which also starts the runs
+
+    def get_urls(self):
+        schedule = self.admin_site.admin_view(self.schedule_view)
+        return [path("schedule/", schedule, name="workflows_campaign_schedule"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "schedule_url": reverse("admin:workflows_campaign_schedule")}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def schedule_view(self, request):
+        """Per device, what ran in the last 12 h, what runs, and what the scheduler plans for the next 48 h."""
+        now = timezone.now()
+        slots = schedule_read(start=now - timedelta(hours=12), end=now + timedelta(hours=48))
+        names = dict(Workflow.objects.filter(pk__in={slot.workflow for slot in slots}).values_list("pk", "name"))
+        devices = [
+            {"device": device, "slots": [{"slot": slot, "run": names.get(slot.workflow, "")} for slot in group]}
+            for device, group in groupby(slots, key=lambda slot: slot.device)
+        ]
+        context = {**self.admin_site.each_context(request), "title": "Device schedule", "devices": devices, "now": now}
+        return TemplateResponse(request, "admin/workflows/schedule.html", context)
 
     @admin.display(description="runs by status")
     def runs(self, campaign):

@@ -1,0 +1,34 @@
+"""A scientist opens the campaigns in the admin and reads the device schedule (headless Chromium)."""
+
+import pytest
+
+from samples.models import Plate
+from tests.e2e.test_protocol_editor_browser import Editor, browser  # noqa: F401 - browser is a fixture
+from tests.factories import UserFactory
+from workflows.models import Protocol
+from workflows.services.campaigns import campaign_create
+from workflows.services.execution import workflow_action_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_device_schedule_shows_what_ran_and_what_is_planned_per_device(browser, live_server, demo_lab):  # noqa: F811
+    protocol = Protocol.objects.get(name="MSC expansion, 7 days")
+    plates = list(Plate.objects.filter(barcode__in=["PLATE-03", "PLATE-04"]).order_by("barcode"))
+    campaign = campaign_create(name="Schedule demo", protocol=protocol, plates=plates, priority=1)
+    first = campaign.workflows.order_by("id").first()
+    while workflow_action_run(workflow_id=first.pk) is not None:  # its seeding step, done now
+        pass
+    UserFactory(username="scientist-s", password="pw-schedule", is_staff=True, is_superuser=True)
+    page = Editor(browser, live_server.url)
+    page.login("scientist-s", "pw-schedule")
+    browser.get(live_server.url + "/admin/workflows/campaign/")
+    page.click_to_next_page(page.find("a[href$='/admin/workflows/campaign/schedule/']"))
+    page.find("table.schedule")
+    page.shot("device-schedule")
+    text = browser.find_element("tag name", "body").text
+    assert "Device schedule" in text and "microscope-1" in text and "robot-arm-1" in text
+    assert "Schedule demo / PLATE-03" in text and "Schedule demo / PLATE-04" in text
+    states = {row.get_attribute("class") for row in browser.find_elements("css selector", "table.schedule tr[class]")}
+    assert {"state-done", "state-planned"} <= states
+    assert "Image + analyse" in text
