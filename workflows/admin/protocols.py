@@ -23,14 +23,14 @@ from django.urls import path, reverse
 
 from devices.models import ActionType, Device
 from labcore.admin_history import AuditHistoryAdminMixin
+from labcore.exceptions import ApplicationError
 from workflows.admin import protocol_views
 from workflows.choices import WindowPolicy
 from workflows.conditions import METRICS, OPERATORS
 from workflows.durations import duration_format, duration_parse
 from workflows.models import Action, Project, Protocol, Step
 from workflows.selectors import protocol_list, protocol_summary, protocol_versions
-from workflows.services.protocol_editing import protocol_edit_lock
-from workflows.services.protocols import protocol_ensure_editable, protocol_positions_normalise
+from workflows.services.protocols import protocol_ensure_editable, protocol_lock, protocol_positions_normalise
 from workflows.step_timing import STEP_TIMING_FIELDS, steps_timing_errors
 
 FROZEN_MESSAGE = (
@@ -385,12 +385,21 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as exc:
+            # A refusal decided under the lock (published meanwhile, lock timeout): the admin's
+            # transaction is rolled back; say why on the page instead of a 500.
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
         if change:
             # Lock the row (held until the admin's transaction commits, inline rows included), then
             # the service guard on the row as locked, whatever the UI did: a publish racing this
             # save either committed first (refused here) or waits for it.
-            protocol_ensure_editable(protocol_edit_lock(protocol=obj))
+            protocol_ensure_editable(protocol_lock(obj))
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)

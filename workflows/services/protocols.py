@@ -28,7 +28,7 @@ from workflows.step_timing import STEP_TIMING_FIELDS, step_timing_of, step_timin
 EDITABLE_PROTOCOL_FIELDS = ("name", "description", "version_major", "version_minor")
 
 
-def _protocol_lock(protocol: Protocol) -> Protocol:
+def protocol_lock(protocol: Protocol) -> Protocol:
     """Lock the protocol row so publish, new-version and edits of one protocol serialise."""
     locked = lock_row(Protocol.objects.filter(pk=protocol.pk), what=f"protocol {protocol.pk}")
     if locked is None:
@@ -167,7 +167,7 @@ def protocol_create(
 @transaction.atomic
 def protocol_update(*, protocol: Protocol, steps: list[dict] | None = None, **fields) -> Protocol:
     """Change a draft's fields and, when ``steps`` is given, replace its whole graph."""
-    protocol = _protocol_lock(protocol)
+    protocol = protocol_lock(protocol)
     protocol_ensure_editable(protocol)
     built = _graph_build(steps) if steps is not None else None
     for field in EDITABLE_PROTOCOL_FIELDS:
@@ -202,7 +202,7 @@ def protocol_problems(protocol: Protocol) -> dict[str, list[str]]:
 @transaction.atomic
 def protocol_publish(*, protocol: Protocol, user=None) -> Protocol:
     """Freeze a draft: from now on it can be run, and never edited."""
-    protocol = _protocol_lock(protocol)
+    protocol = protocol_lock(protocol)
     if protocol.is_published:
         raise ConflictError(f"protocol {protocol} is already published", fields={"status": ["already published"]})
     problems = protocol_problems(protocol)
@@ -265,7 +265,7 @@ def protocol_clone(
 @transaction.atomic
 def protocol_new_version(*, protocol: Protocol, user=None) -> Protocol:
     """The next draft (v0.4 -> v0.5) of a published protocol, linked to it by previous_version."""
-    protocol = _protocol_lock(protocol)
+    protocol = protocol_lock(protocol)
     if not protocol.is_published:
         raise ConflictError(
             f"protocol {protocol} is a draft: edit it, or publish it before making a new version",
@@ -287,7 +287,7 @@ def protocol_new_version(*, protocol: Protocol, user=None) -> Protocol:
 @transaction.atomic
 def protocol_steps_reorder(*, protocol: Protocol, step_ids: list[int]) -> Protocol:
     """Put a draft's steps in the order of ``step_ids`` (every step, once)."""
-    protocol = _protocol_lock(protocol)
+    protocol = protocol_lock(protocol)
     protocol_ensure_editable(protocol)
     steps = {step.pk: step for step in protocol.steps.all()}
     if sorted(step_ids) != sorted(steps):
