@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, transaction
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, JSONObject
+from django.db.models import Count, OuterRef, Q
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
 from devices.models import Booking, Device, QueueEntry
+from devices.querysets import NO_DEADLINE, waiting_ahead_count
 from devices.signals import workflow_devices_granted
 from devices.workflow_rules import finished_workflow_statuses
 from labcore.exceptions import ApplicationError, ConflictError
@@ -161,10 +162,7 @@ def slots_read(device_ids: Iterable[str]) -> dict[str, DeviceSlots]:
 
 def queue_ahead_count():
     """How many waiting entries of the same device are served before each entry (a subquery)."""
-    ahead = QueueEntry.objects.waiting().filter(device_id=OuterRef("device_id"))
-    ahead = ahead.filter(Q(priority__lt=OuterRef("priority")) | Q(priority=OuterRef("priority"), id__lt=OuterRef("id")))
-    count = ahead.order_by().values("device_id").annotate(n=Count("id")).values("n")
-    return Coalesce(Subquery(count, output_field=IntegerField()), 0)
+    return waiting_ahead_count(QueueEntry.objects)
 
 
 def queue_front(device_id: str, size: int) -> list[QueueEntry]:
@@ -194,7 +192,9 @@ def ensure_workflow_can_hold(workflow) -> None:
         )
 
 
-def first_blocker(slots: dict[str, DeviceSlots], *, workflow_id: int, priority: int) -> str | None:
+def first_blocker(
+    slots: dict[str, DeviceSlots], *, workflow_id: int, priority: int, deadline=NO_DEADLINE
+) -> str | None:
     """Why a new request of ``workflow_id`` at ``priority`` cannot have the devices of ``slots``
     now, or None.
 
@@ -210,7 +210,13 @@ def first_blocker(slots: dict[str, DeviceSlots], *, workflow_id: int, priority: 
     for device_id in needed:
         if not slots[device_id].in_service:
             return f"device {device_id} is {slots[device_id].status}"
-    waiting = QueueEntry.objects.waiting().filter(priority__lte=priority).exclude(workflow_id=workflow_id)
+    # Waiting requests served before a new one at (priority, deadline): every one of them arrived
+    # earlier, so an equal deadline is ahead too.
+    waiting = (
+        QueueEntry.objects.waiting()
+        .filter(Q(priority__lt=priority) | Q(priority=priority, deadline__lte=deadline))
+        .exclude(workflow_id=workflow_id)
+    )
     ahead = dict(
         waiting.filter(device_id__in=needed)
         .order_by()
@@ -220,7 +226,7 @@ def first_blocker(slots: dict[str, DeviceSlots], *, workflow_id: int, priority: 
     )
     reserved = [device_id for device_id in needed if ahead.get(device_id, 0) >= slots[device_id].free]
     if reserved:
-        head = waiting.filter(device_id__in=reserved).order_by("priority", "id").first()
+        head = waiting.filter(device_id__in=reserved).in_service_order().first()
         return f"device {head.device_id} is reserved for queued workflow {head.workflow_id}"
     return None
 

@@ -16,7 +16,7 @@ from devices.choices import (
     Priority,
     QueueEntryStatus,
 )
-from devices.querysets import BookingQuerySet, DeviceQuerySet, QueueEntryQuerySet
+from devices.querysets import NO_DEADLINE, SERVICE_ORDER, BookingQuerySet, DeviceQuerySet, QueueEntryQuerySet
 from labcore.validators import validate_storable_json
 
 # Words that follow /api/execution-logs/ as endpoints of their own; a device so named would be
@@ -183,7 +183,8 @@ class Booking(models.Model):
 
 
 class QueueEntry(models.Model):
-    """A workflow waiting for a busy device, served by priority then arrival (id).
+    """A workflow waiting for a busy device, served by priority, then the earliest window deadline
+    (a protocol step with a window), then arrival (id).
 
     Entries that share ``request_id`` are one request for a set of devices, granted together.
     """
@@ -192,6 +193,10 @@ class QueueEntry(models.Model):
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="queue_entries")
     request_id = models.UUIDField(db_index=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    deadline = models.DateTimeField(
+        default=NO_DEADLINE,
+        help_text="The window deadline of the step it waits for: within a priority, earlier is served first.",
+    )
     status = models.CharField(max_length=16, choices=QueueEntryStatus.choices, default=QueueEntryStatus.WAITING)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -199,7 +204,7 @@ class QueueEntry(models.Model):
     objects = QueueEntryQuerySet.as_manager()
 
     class Meta:
-        ordering = ["priority", "id"]
+        ordering = list(SERVICE_ORDER)
         verbose_name_plural = "queue entries"
         constraints = [
             models.UniqueConstraint(
@@ -211,7 +216,9 @@ class QueueEntry(models.Model):
         indexes = [
             # The service order of a device's queue, restricted to what is still waiting.
             models.Index(
-                fields=["device", "priority", "id"], condition=Q(status="waiting"), name="queue_waiting_order"
+                fields=["device", "priority", "deadline", "id"],
+                condition=Q(status="waiting"),
+                name="queue_waiting_order",
             ),
         ]
 

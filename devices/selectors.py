@@ -1,10 +1,10 @@
 """Reads of devices that cross relations, each with the joins its callers need."""
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from devices.choices import BookingStatus, QueueEntryStatus
 from devices.models import ActionType, Booking, Device, QueueEntry
+from devices.querysets import served_before, waiting_ahead_count
 
 
 def device_list() -> QuerySet[Device]:
@@ -53,15 +53,11 @@ def device_queue(device: Device) -> QuerySet[QueueEntry]:
 def queue_entry_position(entry: QueueEntry) -> int:
     """Where a waiting entry stands in its device's queue (1 = served next)."""
     ahead = QueueEntry.objects.waiting().filter(device_id=entry.device_id)
-    ahead = ahead.filter(Q(priority__lt=entry.priority) | Q(priority=entry.priority, id__lt=entry.id))
-    return ahead.count() + 1
+    return ahead.filter(served_before(entry.priority, entry.deadline, entry.id)).count() + 1
 
 
 def _position():
-    ahead = QueueEntry.objects.waiting().filter(device_id=OuterRef("device_id"))
-    ahead = ahead.filter(Q(priority__lt=OuterRef("priority")) | Q(priority=OuterRef("priority"), id__lt=OuterRef("id")))
-    count = ahead.order_by().values("device_id").annotate(n=Count("id")).values("n")
-    return Coalesce(Subquery(count, output_field=IntegerField()), 0) + 1
+    return waiting_ahead_count(QueueEntry.objects) + 1
 
 
 def queue_entry_list() -> QuerySet[QueueEntry]:

@@ -44,6 +44,7 @@ from devices.handoff import (
     slots_read,
 )
 from devices.models import Booking, Device, QueueEntry
+from devices.querysets import NO_DEADLINE
 from labcore.exceptions import ApplicationError, ConflictError
 
 
@@ -141,11 +142,15 @@ def queue_entry_withdraw(*, entry: QueueEntry, user=None) -> list[QueueEntry]:
 
 
 @booking_service
-def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: int, queue: bool = True) -> bool:
+def workflow_devices_acquire(
+    *, workflow, devices: Iterable[Device], priority: int, queue: bool = True, deadline=None
+) -> bool:
     """Book every device of ``devices`` for ``workflow``, all or nothing.
 
     True when the workflow holds them all on return. Otherwise it books nothing and, with
     ``queue`` (else it only answers False: a caller trying alternatives), waits as one
+    request (served by priority, then ``deadline``, the window deadline of the step it is for,
+    then arrival), as one
     request (one QueueEntry per missing device, sharing a request_id) and returns False; the
     hand-off that later grants it sends ``workflow_devices_granted``. Calling it again while
     queued creates no duplicates; if the set grew, the old request is withdrawn and it waits again
@@ -176,7 +181,8 @@ def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: i
         entries_resolve(own, QueueEntryStatus.WITHDRAWN)
         missing |= waiting_for - held
     slots = slots_read(missing)
-    if first_blocker(slots, workflow_id=workflow.pk, priority=priority) is None:
+    deadline = deadline or NO_DEADLINE
+    if first_blocker(slots, workflow_id=workflow.pk, priority=priority, deadline=deadline) is None:
         bookings_create(slots, missing, workflow.pk)
         granted = True
     elif not queue and not own:
@@ -184,7 +190,9 @@ def workflow_devices_acquire(*, workflow, devices: Iterable[Device], priority: i
     else:
         request_id = uuid.uuid4()
         QueueEntry.objects.bulk_create(
-            QueueEntry(device_id=d, workflow_id=workflow.pk, priority=priority, request_id=request_id)
+            QueueEntry(
+                device_id=d, workflow_id=workflow.pk, priority=priority, deadline=deadline, request_id=request_id
+            )
             for d in sorted(missing)
         )
         granted = False

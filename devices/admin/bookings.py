@@ -33,7 +33,7 @@ class QueueEntryAdmin(ServiceOnlyAdmin):
     list_display = ["id", "device", "workflow", "priority", "status", "created_at", "resolved_at"]
     list_select_related = ["device", "workflow"]
     list_filter = ["status", "priority", "device"]
-    ordering = ["device", "priority", "id"]
+    ordering = ["device", "priority", "deadline", "id"]
     actions = ["withdraw"]
 
     @admin.action(description="Withdraw the selected waiting requests (hands devices on)", permissions=["change"])

@@ -19,6 +19,7 @@ from devices.api.booking_serializers import (
 from devices.api.filters import BookingFilter
 from devices.choices import Priority
 from devices.models import Booking, Device, QueueEntry
+from devices.querysets import SERVICE_ORDER
 from devices.selectors import booking_list, device_queue
 from devices.services import booking_create, booking_release, queue_entry_create, queue_entry_withdraw
 from devices.wait_time import wait_time_estimate
@@ -82,7 +83,7 @@ class DeviceBookingActionsMixin:
         return Response(BookingSerializer(booking_list().get(pk=booking.pk)).data)
 
     @extend_schema(responses=QueuePageSerializer)
-    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=cursor_pagination("priority", "id"))
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=cursor_pagination(*SERVICE_ORDER))
     def queue(self, request, pk=None):
         """The device's waiting requests in the order they will be served (urgent, normal, low; FIFO)."""
         page = self.paginate_queryset(device_queue(self._device()))

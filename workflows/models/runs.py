@@ -1,7 +1,5 @@
 """What runs: a Workflow and its materialised plan of RunSteps."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 
@@ -112,12 +110,6 @@ class RunUnit(models.Model):
 
     def __str__(self):
         return f"workflow {self.workflow_id} unit {self.position}: {self.step_name} #{self.iteration}"
-
-    @property
-    def window_deadline(self):
-        if self.due_at is None or self.window_seconds is None:
-            return None
-        return self.due_at + timedelta(seconds=self.window_seconds)
 
 
 class RunStep(models.Model):

@@ -483,12 +483,12 @@ def unit_begin(workflow: Workflow, step: RunStep, *, by: Actor) -> RunStep | Non
     chosen = next((choice for choice in choices if {d.pk for d in choice.values()} <= held), None)
     # The first device set free now is booked; if none is, the run queues whole for the best one.
     for choice in choices if chosen is None else ():
-        if _group_book(workflow, choice, queue=False):
+        if _group_book(workflow, unit, choice, queue=False):
             chosen = choice
             break
     if chosen is None:
         chosen = choices[0]
-        if not _group_book(workflow, chosen, queue=True):
+        if not _group_book(workflow, unit, chosen, queue=True):
             names = ", ".join(sorted({d.pk for d in chosen.values()}))
             workflow_queue(workflow, by=by, reason=f"{unit.step_name} is due; waiting for {names}")
             units.steps_device_assign(steps, chosen)
@@ -509,10 +509,14 @@ def unit_begin(workflow: Workflow, step: RunStep, *, by: Actor) -> RunStep | Non
     return step_claim(step, by=by, note=note)
 
 
-def _group_book(workflow: Workflow, chosen: dict, *, queue: bool) -> bool:
+def _group_book(workflow: Workflow, unit: RunUnit, chosen: dict, *, queue: bool) -> bool:
     devices = {device.pk: device for device in chosen.values()}
     return workflow_devices_acquire(
-        workflow=workflow, devices=[devices[pk] for pk in sorted(devices)], priority=workflow.priority, queue=queue
+        workflow=workflow,
+        devices=[devices[pk] for pk in sorted(devices)],
+        priority=workflow.priority,
+        queue=queue,
+        deadline=units.window_deadline(unit),
     )
 
 

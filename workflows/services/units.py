@@ -119,11 +119,18 @@ def unit_due_set(unit: RunUnit, *, after) -> None:
     unit.save(update_fields=["due_at"])
 
 
-def window_lateness_seconds(unit: RunUnit, now) -> float | None:
-    """How long after its window closed ``unit`` starts at ``now`` (None: on time, or no window)."""
+def window_deadline(unit: RunUnit):
+    """When ``unit``'s window closes (due + window, scaled), or None without a window or a due time."""
     if unit.window_seconds is None or unit.due_at is None:
         return None
-    deadline = unit.due_at + timedelta(seconds=scaled_seconds(unit.window_seconds))
+    return unit.due_at + timedelta(seconds=scaled_seconds(unit.window_seconds))
+
+
+def window_lateness_seconds(unit: RunUnit, now) -> float | None:
+    """How long after its window closed ``unit`` starts at ``now`` (None: on time, or no window)."""
+    deadline = window_deadline(unit)
+    if deadline is None:
+        return None
     late = (now - deadline).total_seconds()
     return late if late > 0 else None
 
