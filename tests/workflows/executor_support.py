@@ -25,6 +25,7 @@ from tests.factories import ActionTypeFactory, DeviceFactory, SampleFactory, Use
 from tests.utils import test_database_url
 from workflows.choices import WorkflowMode
 from workflows.models import RunStep, Workflow, WorkflowSample
+from workflows.services.execution import workflow_action_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +58,15 @@ def workflow_make(steps, *, samples: int = 1, mode: str = WorkflowMode.AUTO, nam
     for position in range(1, samples + 1):
         WorkflowSample.objects.create(workflow=workflow, sample=SampleFactory(), position=position)
     return workflow
+
+
+def run_until_idle(workflow, limit: int = 50) -> int:
+    """Run actions in this process (as the Celery task would) until nothing is left to dispatch."""
+    ran = 0
+    while workflow_action_run(workflow_id=workflow.pk) is not None:
+        ran += 1
+        assert ran < limit, "the run did not settle"
+    return ran
 
 
 def device_make(device_id: str, **fields):

@@ -17,7 +17,7 @@ from executionlogs.choices import Cause, LogStatus
 from executionlogs.models import CellAnalysisResult, ExecutionLog
 from executionlogs.services import execution_log_create
 from tests.factories import ActionTypeFactory, DeviceFactory, ProjectFactory, SampleFactory, UserFactory
-from tests.workflows.executor_support import action_type_make, device_make, workflow_make
+from tests.workflows.executor_support import action_type_make, device_make, run_until_idle, workflow_make
 from workflows.choices import RunStepStatus, WorkflowStatus
 from workflows.models import RunUnit, Step, WorkflowEvent
 from workflows.services.creation import workflow_create_from_protocol
@@ -77,14 +77,6 @@ def make_due(workflow) -> None:
     RunUnit.objects.filter(workflow=workflow, started_at__isnull=True).exclude(due_at=None).update(
         due_at=timezone.now() - timedelta(seconds=0.001)
     )
-
-
-def run_until_idle(workflow, limit: int = 50) -> int:
-    ran = 0
-    while workflow_action_run(workflow_id=workflow.pk) is not None:
-        ran += 1
-        assert ran < limit
-    return ran
 
 
 def measure(workflow, confluence: float) -> None:

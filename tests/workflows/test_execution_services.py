@@ -15,7 +15,13 @@ from devices.models import Booking, QueueEntry
 from devices.services import booking_create, device_force_release
 from executionlogs.models import CellAnalysisResult, ExecutionLog
 from labcore.exceptions import ConflictError
-from tests.workflows.executor_support import action_type_make, device_make, operator_make, workflow_make
+from tests.workflows.executor_support import (
+    action_type_make,
+    device_make,
+    operator_make,
+    run_until_idle,
+    workflow_make,
+)
 from workflows.choices import RunStepStatus, WorkflowStatus
 from workflows.models import RunStep
 from workflows.services.dispatch import TransactionHeldDuringDispatch, action_claim, action_dispatch, dispatch_context
@@ -37,15 +43,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _no_backoff(settings):
     settings.LABCORE_EXECUTOR_RETRY_BACKOFF_SECONDS = 0
-
-
-def run_until_idle(workflow, limit: int = 50) -> int:
-    """Run actions until the executor has nothing to dispatch; returns how many ran."""
-    ran = 0
-    while workflow_action_run(workflow_id=workflow.pk) is not None:
-        ran += 1
-        assert ran < limit
-    return ran
 
 
 def active_holders(*devices) -> dict:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from devices.services import booking_create
 from labcore.exceptions import ConflictError
 from tests.factories import UserFactory
-from tests.workflows.executor_support import action_type_make, device_make, workflow_make
+from tests.workflows.executor_support import action_type_make, device_make, run_until_idle, workflow_make
 from workflows.choices import RunStepStatus, WorkflowMode, WorkflowStatus
 from workflows.models import AppendOnlyEventError, WorkflowEvent
 from workflows.selectors import workflow_progress
@@ -52,13 +52,6 @@ def last_event(workflow, **filters) -> WorkflowEvent:
     return WorkflowEvent.objects.filter(workflow=workflow, **filters).order_by("id").last()
 
 
-def run_all(workflow, limit: int = 20) -> None:
-    for _ in range(limit):
-        if workflow_action_run(workflow_id=workflow.pk) is None:
-            return
-    raise AssertionError("the run did not settle")
-
-
 @pytest.fixture
 def handler():
     return device_make("handler-tr")
@@ -73,7 +66,7 @@ def test_start_run_and_complete_are_events_by_the_user_then_the_executor(handler
     alice = UserFactory(username="alice")
     workflow = workflow_make([(transfer, handler)] * 2)
     workflow_start(workflow=workflow, user=alice, via="token bench")
-    run_all(workflow)
+    run_until_idle(workflow)
     assert history(workflow) == [
         ("created", "running", "alice (token bench)"),
         ("running", "completed", "executor"),
@@ -95,7 +88,7 @@ def test_a_busy_device_queues_the_run_and_the_grant_is_the_executors_event(handl
     workflow_start(workflow=waiting)
     assert last_event(waiting).to_status == WorkflowStatus.QUEUED
     assert "waiting for devices: handler-tr" in last_event(waiting).reason
-    run_all(holder)  # completes and hands the device on
+    run_until_idle(holder)  # completes and hands the device on
     workflow_granted_start(workflow_id=waiting.pk)
     assert history(waiting)[-1] == ("queued", "running", "executor")
 
@@ -131,7 +124,7 @@ def test_a_failure_not_safe_to_repeat_fails_step_and_run_with_the_error_as_reaso
     broken = device_make("handler-tr-broken", config={"mock": {"fail": ["test.tr_transfer"]}})
     workflow = workflow_make([(transfer, broken)])
     workflow_start(workflow=workflow)
-    run_all(workflow)
+    run_until_idle(workflow)
     assert history(workflow, step=1)[-1] == ("dispatching", "failed", "executor")
     assert "injected failure" in last_event(workflow, run_step__position=1).reason
     assert history(workflow)[-1] == ("running", "failed", "executor")
@@ -143,7 +136,7 @@ def test_a_safe_to_repeat_failure_goes_back_to_pending_then_succeeds():
     flaky = device_make("handler-tr-flaky", config={"mock": {"fail": {"test.tr_image": 1}}})
     workflow = workflow_make([(imaging, flaky)])
     workflow_start(workflow=workflow)
-    run_all(workflow)
+    run_until_idle(workflow)
     assert history(workflow, step=1) == [
         ("pending", "dispatching", "executor"),
         ("dispatching", "pending", "executor"),
@@ -159,11 +152,11 @@ def test_a_failure_under_the_pause_policy_pauses_and_resume_retries_the_failed_s
     operator = UserFactory(username="operator")
     workflow = workflow_make([(incubate, flaky)])
     workflow_start(workflow=workflow)
-    run_all(workflow)
+    run_until_idle(workflow)
     assert history(workflow)[-1] == ("running", "paused", "executor")
     workflow_resume(workflow=workflow, user=operator)
     assert history(workflow, step=1)[-1] == ("failed", "pending", "operator")
-    run_all(workflow)
+    run_until_idle(workflow)
     assert history(workflow)[-2:] == [("paused", "running", "operator"), ("running", "completed", "executor")]
 
 

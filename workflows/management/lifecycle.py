@@ -1,10 +1,21 @@
-"""The shared shape of the ``pause_workflow``, ``resume_workflow`` and ``cancel_workflow`` commands."""
+"""The shared shape of the ``pause_workflow``, ``resume_workflow`` and ``cancel_workflow`` commands,
+and the ``--user`` lookup every workflow command uses."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from labcore.exceptions import ApplicationError
 from workflows.models import Workflow
+
+
+def command_user(username: str):
+    """The user named by a command's ``--user`` (None when not given); an unknown name is a CommandError."""
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"no user {username!r}")
+    return user
 
 
 class LifecycleCommand(BaseCommand):
@@ -18,11 +29,7 @@ class LifecycleCommand(BaseCommand):
         workflow = Workflow.objects.filter(pk=options["workflow"]).first()
         if workflow is None:
             raise CommandError(f"no workflow {options['workflow']}")
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"no user {options['user']!r}")
+        user = command_user(options["user"])
         try:
             workflow = self.service(workflow=workflow, user=user)
         except ApplicationError as exc:

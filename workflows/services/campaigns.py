@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from devices.choices import Priority
 from devices.handoff import devices_lock
 from labcore.exceptions import ApplicationError, ConflictError
 from labcore.locking import lock_rows
@@ -28,7 +27,7 @@ from samples.models import Plate, Sample
 from workflows.choices import ACTIVE_WORKFLOW_STATUSES, WorkflowStatus
 from workflows.models import Campaign, Protocol, RunStep, Workflow, WorkflowSample
 from workflows.models.campaigns import CAMPAIGN_NAME_MAX_LENGTH
-from workflows.services.creation import workflow_create_from_protocol
+from workflows.services.creation import protocol_run_check, workflow_create_from_protocol
 from workflows.services.execution import workflow_start
 
 # Runs that still act on their plate: created (not yet started) and every active status.
@@ -124,13 +123,7 @@ def campaign_create(
     unfinished campaign run; nothing is written unless every run was created and started.
     """
     name = _name_check(name)
-    if not protocol.is_published:
-        raise ConflictError(
-            f"protocol {protocol} is a draft; publish it before running it",
-            fields={"protocol": ["draft protocols cannot be run"]},
-        )
-    if priority not in Priority.values:
-        raise ApplicationError(f"unknown priority {priority!r}", fields={"priority": ["urgent, normal or low"]})
+    protocol_run_check(protocol=protocol, priority=priority)
     plates = list(plates)
     samples = _plates_check(plates)
     # Lock order 1: the plates (pk order), so the "plate in another campaign" check holds to commit.

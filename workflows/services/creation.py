@@ -47,6 +47,17 @@ def _workflow_write(*, workflow: Workflow, samples: list[Sample], run_steps: lis
     return workflow
 
 
+def protocol_run_check(*, protocol: Protocol, priority: int) -> None:
+    """What running a protocol at ``priority`` needs: a published version (409) and a known priority (400)."""
+    if not protocol.is_published:
+        raise ConflictError(
+            f"protocol {protocol} is a draft; publish it before running it",
+            fields={"protocol": ["draft protocols cannot be run"]},
+        )
+    if priority not in Priority.values:
+        raise ApplicationError(f"unknown priority {priority!r}", fields={"priority": ["urgent, normal or low"]})
+
+
 def devices_by_kind(kinds) -> dict[str, Device]:
     """For each kind, the device an unpinned action runs on: the first available by id, else the first by id.
 
@@ -65,13 +76,7 @@ def workflow_create_from_protocol(
     *, name: str, protocol: Protocol, samples: Sequence[Sample], priority: int, mode: str = WorkflowMode.AUTO, user=None
 ) -> Workflow:
     """A workflow of a published protocol: one run-step per action, in step then action order."""
-    if not protocol.is_published:
-        raise ConflictError(
-            f"protocol {protocol} is a draft; publish it before running it",
-            fields={"protocol": ["draft protocols cannot be run"]},
-        )
-    if priority not in Priority.values:
-        raise ApplicationError(f"unknown priority {priority!r}", fields={"priority": ["urgent, normal or low"]})
+    protocol_run_check(protocol=protocol, priority=priority)
     _mode_check(mode)
     samples = _samples_check(samples)
     actions = list(

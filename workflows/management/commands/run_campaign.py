@@ -14,7 +14,6 @@ import sys
 import time
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
@@ -24,6 +23,7 @@ from labcore.exceptions import ApplicationError
 from samples.models import Plate
 from workflows.choices import FINISHED_WORKFLOW_STATUSES, WorkflowStatus
 from workflows.management.commands.run_workflow import protocol_find
+from workflows.management.lifecycle import command_user
 from workflows.models import Campaign
 from workflows.selectors import campaign_list, campaign_summary
 from workflows.services.campaigns import campaign_create, plates_by_barcode
@@ -81,11 +81,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=0, help="stop watching after this many seconds")
 
     def handle(self, *args, **options):
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"no user {options['user']!r}")
+        user = command_user(options["user"])
         self._time_scale_check(options["time_scale"])
         protocol = protocol_find(options["protocol"])
         try:

@@ -7,7 +7,6 @@ watching, not the run). Exit status: 0 completed, 1 failed or cancelled, 2 still
 import sys
 import time
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.choices import Priority
@@ -15,6 +14,7 @@ from labcore.celery import app
 from labcore.exceptions import ApplicationError
 from samples.models import Sample
 from workflows.choices import FINISHED_WORKFLOW_STATUSES, ProtocolStatus, WorkflowStatus
+from workflows.management.lifecycle import command_user
 from workflows.models import Protocol, Workflow
 from workflows.selectors import run_steps_for_progress, workflow_events, workflow_progress
 from workflows.services.creation import workflow_create_from_protocol
@@ -75,11 +75,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=0, help="stop watching after this many seconds")
 
     def handle(self, *args, **options):
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"no user {options['user']!r}")
+        user = command_user(options["user"])
         self._warn_without_worker()
         try:
             workflow = self._workflow(options, user)
