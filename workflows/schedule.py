@@ -21,12 +21,14 @@ from workflows.models import RunStep, RunUnit, Workflow
 from workflows.remaining_work import measured_medians, remaining_work_seconds
 from workflows.scheduling import Booking as CoreBooking
 from workflows.scheduling import Device as CoreDevice
-from workflows.scheduling import Requirement, Run, State, Unit, plan
+from workflows.scheduling import Requirement, Run, State, Unit, decide, plan
 from workflows.services.units import scaled_seconds
 
 PLANNED_STATUSES = (WorkflowStatus.RUNNING, WorkflowStatus.QUEUED)
 # How far ahead a schedule is planned when the caller gives no end (the replay stops there).
 DEFAULT_HORIZON = timedelta(days=8)
+# A unit held back for another's window looks again no sooner than this.
+MINIMUM_START_DELAY_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,8 @@ def _active_runs():
     )
 
 
-def schedule_plan(*, now=None, until=None):
-    """The forward plan from now: (plan, now, runs by id). Times in the plan are seconds after ``now``."""
-    now = now or timezone.now()
+def schedule_state(*, now) -> State:
+    """The scheduler core's view of the lab at ``now`` (times in seconds after ``now``)."""
     runs = _active_runs()
     steps_of_unit: dict[int, list[RunStep]] = {}
     for run in runs:
@@ -127,9 +128,53 @@ def schedule_plan(*, now=None, until=None):
         for device_id, workflow_id in active
         if device_id in {d.id for d in devices}
     )
+    return State(now=0.0, devices=devices, runs=tuple(core_runs), bookings=bookings)
+
+
+def schedule_plan(*, now=None, until=None):
+    """The forward plan from now, and that now: times in the plan are seconds after it."""
+    now = now or timezone.now()
     horizon = (until - now).total_seconds() if until else DEFAULT_HORIZON.total_seconds()
-    state = State(now=0.0, devices=devices, runs=tuple(core_runs), bookings=bookings)
-    return plan(state, until=horizon), now
+    return plan(schedule_state(now=now), until=horizon), now
+
+
+def _free_now(state: State, unit: Unit) -> bool:
+    """Whether every requirement of ``unit`` has a device with a slot free now (held back only by
+    a reservation, not by a booking)."""
+    in_use: dict[str, int] = {}
+    for booking in state.bookings:
+        in_use[booking.device_id] = in_use.get(booking.device_id, 0) + 1
+    free = {device.id: device.capacity - in_use.get(device.id, 0) for device in state.devices}
+    kinds = {device.id: device.kind for device in state.devices}
+    for requirement in unit.requirements:
+        if requirement.device_id is not None:
+            if free.get(requirement.device_id, 0) <= 0:
+                return False
+        elif not any(left > 0 and kinds[d] == requirement.kind for d, left in free.items()):
+            return False
+    return True
+
+
+def start_delay_seconds(unit: RunUnit) -> float | None:
+    """None when ``unit`` (due now, of a run holding nothing) may start now; else how long to wait.
+
+    The scheduler core decides (``decide()``): by rank (priority, window deadline, arrival), and a
+    unit does not start if it would still hold a device when a unit ranked ahead of it, due now
+    or soon and protected by a window, is planned to need it. The wait is the plan's start for
+    it; the run re-checks then (it holds nothing meanwhile).
+    """
+    now = timezone.now()
+    state = schedule_state(now=now)
+    if any(assignment.unit_id == str(unit.pk) for assignment in decide(state)):
+        return None
+    mine = next((u for run in state.runs for u in run.units if u.id == str(unit.pk)), None)
+    if mine is None or not _free_now(state, mine):
+        return None  # its devices are busy: it queues, and the hand-off serves the queue in order
+    horizon = max((run.ready_at for run in state.runs), default=0.0) + DEFAULT_HORIZON.total_seconds()
+    planned = next((p for p in plan(state, until=horizon).units if p.unit_id == str(unit.pk)), None)
+    if planned is None:
+        return None  # not something the core can place (an unknown kind): the booking decides
+    return max(planned.start, MINIMUM_START_DELAY_SECONDS)
 
 
 def schedule_read(*, device: str | None = None, start=None, end=None) -> list[Slot]:

@@ -190,6 +190,8 @@ def test_fifty_concurrent_step_bookings_keep_capacity_and_hold_nothing_between_s
         if run.pk in holders:
             assert status_of(run) == WorkflowStatus.RUNNING and len(held) == 1
         else:
-            # Invariant 9: a run that did not get a device holds nothing, and waits whole (or retries).
+            # Invariant 9: a run that did not get a device holds nothing: it waits whole in the
+            # queue, or (held back by the scheduler for the runs ranked ahead) until its planned
+            # start, or its task retries after a lock timeout.
             assert held == []
-            assert status_of(run) == WorkflowStatus.QUEUED or run.pk in errors
+            assert status_of(run) in (WorkflowStatus.QUEUED, WorkflowStatus.RUNNING) or run.pk in errors

@@ -330,3 +330,55 @@ def test_a_window_violation_is_shown_in_the_api_and_on_the_runs_admin_page(lab, 
     client.force_login(UserFactory(username="admin-w", is_staff=True, is_superuser=True))
     page = client.get(reverse("admin:workflows_workflow_change", args=[run.pk])).content.decode()
     assert "missed by 24" in page
+
+
+def test_a_due_unit_is_held_back_rather_than_break_the_window_of_a_unit_ranked_ahead(lab):
+    """The scheduler core decides the start: a long scan due now would still hold the microscope
+    when another run's windowed image becomes due, so it waits (holding nothing) for its turn."""
+    action_type_make(
+        "test.unit_long_scan", device_kind=DeviceKind.MICROSCOPE, estimated_duration_seconds=3600, safe_to_repeat=True
+    )
+    windowed = protocol_run(
+        [
+            {"name": "Seed", "actions": [("test.unit_transfer", "unit-handler-1")]},
+            {
+                "name": "Image",
+                "actions": [("test.unit_image", "unit-microscope")],
+                "start_after_seconds": 300,
+                "window_seconds": 600,
+            },
+        ],
+        name="windowed",
+    )
+    workflow_start(workflow=windowed)
+    workflow_action_run(workflow_id=windowed.pk)  # seeded: its image is due in 5 min, window 10 min
+    scan = protocol_run([{"name": "Scan", "actions": [("test.unit_long_scan", "unit-microscope")]}], name="scan")
+    workflow_start(workflow=scan)
+    assert workflow_action_run(workflow_id=scan.pk) is None  # a 1 h scan would break the image's window
+    assert held(scan) == set() and scan.run_steps.get().status == RunStepStatus.PENDING
+    scan.refresh_from_db()
+    assert scan.status == WorkflowStatus.RUNNING  # not queued: the microscope is free, only reserved
+    make_due(windowed)
+    run_until_idle(windowed)  # the image runs in its window
+    assert RunUnit.objects.get(workflow=windowed, step_name="Image").window_missed_seconds is None
+    assert workflow_action_run(workflow_id=scan.pk) is not None  # now the scan starts
+
+
+def test_a_short_unit_due_now_still_uses_the_free_device_before_a_reserved_window(lab):
+    windowed = protocol_run(
+        [
+            {"name": "Seed", "actions": [("test.unit_transfer", "unit-handler-1")]},
+            {
+                "name": "Image",
+                "actions": [("test.unit_image", "unit-microscope")],
+                "start_after_seconds": 3600,
+                "window_seconds": 600,
+            },
+        ],
+        name="windowed",
+    )
+    workflow_start(workflow=windowed)
+    workflow_action_run(workflow_id=windowed.pk)
+    quick = protocol_run([{"name": "Quick image", "actions": [("test.unit_image", "unit-microscope")]}], name="quick")
+    workflow_start(workflow=quick)
+    assert workflow_action_run(workflow_id=quick.pk) is not None  # ends long before the window opens

@@ -33,6 +33,7 @@ from workflows.choices import (
     sql_in,
 )
 from workflows.models import RunStep, RunUnit, Workflow, WorkflowEvent, WorkflowSample
+from workflows.schedule import start_delay_seconds
 from workflows.services import units
 from workflows.services.enqueue import advance_later
 from workflows.services.hotpath import ACTION_TYPE_COLUMNS, DEVICE_COLUMNS, STEP_COLUMNS, lock_and_read, step_build
@@ -477,9 +478,16 @@ def unit_begin(workflow: Workflow, step: RunStep, *, by: Actor) -> RunStep | Non
             units.unit_end_record(unit, now=now)
             unit_after(workflow, unit, by=by)
             return None
+    held = units.held_device_ids(workflow)
+    if not held:
+        # A fresh booking: the scheduler core may hold it back so that a unit ranked ahead of it
+        # (a window due soon on the same device) is not blocked by it (docs/scheduling.md).
+        delay = start_delay_seconds(unit)
+        if delay is not None:
+            advance_later(workflow.pk, countdown=delay)
+            return None
     steps = units.group_steps(units.unit_group(unit))
     choices = units.devices_choices(workflow, steps)
-    held = units.held_device_ids(workflow)
     chosen = next((choice for choice in choices if {d.pk for d in choice.values()} <= held), None)
     # The first device set free now is booked; if none is, the run queues whole for the best one.
     for choice in choices if chosen is None else ():
