@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from labcore.api.root import ApiRootView, api_not_found
 from labcore.health import health
 
 api_patterns = [
@@ -15,6 +16,8 @@ api_patterns = [
     path("", include("samples.api.urls")),
     path("", include("workflows.api.urls")),
     path("", include("executionlogs.api.urls")),
+    path("", ApiRootView.as_view(), name="api-root"),
+    re_path(r"^(?P<unmatched>.*)$", api_not_found),  # last: no HTML page under /api/
 ]
 
 urlpatterns = [
