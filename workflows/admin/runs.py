@@ -136,12 +136,43 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_filter = ["status", "mode"]
     search_fields = ["name"]
     inlines = [RunStepInline, WorkflowEventInline]
-    readonly_fields = ["status", "status_reason", "progress", "current_action", "started_at", "finished_at"]
+    # A run is a record: nothing of it is edited here once created (its run-steps, bookings and
+    # queue entries were made from these values). It changes only through the actions below,
+    # which call the same services as the API.
+    fields = [
+        "name",
+        "protocol",
+        "campaign",
+        "mode",
+        "priority",
+        "device",
+        "created_by",
+        "created_at",
+        "status",
+        "status_reason",
+        "progress",
+        "current_action",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
     actions = ["start", "pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
 
     def get_queryset(self, request):
         # Progress from one prefetch for the whole page (invariant 8), not one query per row.
         return super().get_queryset(request).prefetch_related(run_steps_for_progress())
+
+    def has_add_permission(self, request):
+        # A run is created with its plan and samples by the creation service (API, run_workflow,
+        # a protocol's "Run" button, campaigns); an empty one made here would be meaningless.
+        return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        read_only = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().changeform_view(request, object_id, form_url, {**(extra_context or {}), **read_only})
+
+    def save_model(self, request, obj, form, change):
+        """Nothing to save: every field is read-only (a forged POST changes nothing)."""
 
     @admin.display(description="progress")
     def progress(self, workflow):
