@@ -53,6 +53,7 @@ def demo_lab_seed() -> dict:
     demo_plates_seed()
     protocol = _demo_protocol_seed(action_types, demo_data.PROTOCOL)
     expansion = _demo_protocol_seed(action_types, demo_data.EXPANSION_PROTOCOL)
+    loop = _demo_protocol_seed(action_types, demo_data.LOOP_PROTOCOL)
     _demo_users_seed()
     return {
         "devices": len(demo_data.DEVICES),
@@ -60,6 +61,7 @@ def demo_lab_seed() -> dict:
         "samples": len(demo_data.SAMPLES),
         "protocol": protocol.pk,
         "expansion_protocol": expansion.pk,
+        "loop_protocol": loop.pk,
     }
 
 

@@ -305,6 +305,44 @@ EXPANSION_PROTOCOL = {
     ],
 }
 
+CONFLUENT = {"metric": "confluence", "op": ">=", "value": 80, "samples": "all"}
+
+# Closed loop (docs/closed-loop.md): image and analyse every 12 h until every sample of the plate
+# is at 80 % confluence (at most 20 times), then passage it. The growth model of the mock decides
+# when: each plate passages at its own time, and the schedule plans the passage at the forecast.
+LOOP_PROTOCOL = {
+    "name": "MSC expansion to 80% confluence",
+    "version_major": 1,
+    "version_minor": 0,
+    "description": (
+        "Image and analyse every 12 h until confluence >= 80 % on every sample (20 times at most), then passage."
+    ),
+    "steps": [
+        (
+            "Image + analyse until 80% confluent",
+            _IMAGE_AND_ANALYSE,
+            {
+                "start_after_seconds": 0,
+                "window_seconds": 30 * 60,
+                "repeat_every_seconds": 12 * HOUR,
+                "repeat_max": 20,
+                "until": CONFLUENT,
+            },
+        ),
+        (
+            "Passage",
+            [
+                ("robot.move_plate", _TO_HANDLER, "robot-arm-1"),
+                ("dispense_reagent", {"reagent": "trypsin", "volume_ul": 50}, None),
+                ("dispense_reagent", {"reagent": "complete media", "volume_ul": 150}, None),
+                ("pipette_transfer", {"volume_ul": 100}, None),
+                ("robot.move_plate", _TO_INCUBATOR, "robot-arm-1"),
+            ],
+            {"start_after_seconds": 0, "window_seconds": HOUR},
+        ),
+    ],
+}
+
 # demo: the scientist and operator of the demo lab; viewer: read-only (admin and API).
 USERS = [
     {"username": "demo", "is_staff": True, "roles": ["scientist", "operator"]},

@@ -17,6 +17,7 @@ from django.utils import timezone
 from devices.choices import DeviceStatus
 from devices.models import Booking, Device
 from workflows.choices import DONE_STEP_STATUSES, IN_FLIGHT_STEP_STATUSES, WorkflowMode, WorkflowStatus
+from workflows.growth import run_forecast_hours, runs_growth
 from workflows.models import RunStep, RunUnit, Workflow
 from workflows.remaining_work import measured_medians, remaining_work_seconds
 from workflows.scheduling import Booking as CoreBooking
@@ -72,6 +73,56 @@ def _active_runs():
     )
 
 
+FORECAST_OPS = (">=", ">")
+
+
+def _forecastable(unit: RunUnit) -> bool:
+    """An ``until`` the growth forecast can answer: confluence reaching a value from below."""
+    until = unit.until or {}
+    return until.get("metric") == "confluence" and until.get("op") in FORECAST_OPS
+
+
+def _forecast_seconds(runs, now) -> dict[int, float]:
+    """Per run whose next pending units are a confluence ``until`` loop: seconds from now until
+    its samples reach the loop's value (workflows.growth), for the runs that have a forecast."""
+    looping = {}
+    for run in runs:
+        first = next((unit for unit in run.units.all() if unit.started_at is None), None)
+        if first is not None and _forecastable(first):
+            looping[run.pk] = (run, first.until)
+    forecasts = {}
+    by_target: dict[float, list] = {}
+    for run, until in looping.values():
+        by_target.setdefault(float(until["value"]), []).append(run)
+    for target, target_runs in by_target.items():
+        if not 0 < target < 100:
+            continue
+        growth = runs_growth(target_runs, target=target)
+        for run in target_runs:
+            hours = run_forecast_hours(growth.get(run.pk, {}), quantifier=looping[run.pk][1].get("samples", "all"))
+            if hours is not None:
+                at = run.started_at + timedelta(seconds=hours * 3600.0 * scaled_seconds(1.0))
+                forecasts[run.pk] = (at - now).total_seconds()
+    return forecasts
+
+
+def _expected_iterations(pending, *, ready_at: float, forecast: float | None) -> list:
+    """The pending units the plan assumes run: with a forecast, a leading ``until`` loop's
+    iterations up to the first one that starts at or after the forecast crossing (that one
+    measures the target and ends the loop); the later ones are assumed skipped."""
+    if forecast is None or not pending or not _forecastable(pending[0]):
+        return pending
+    loop = [unit for unit in pending if unit.step_position == pending[0].step_position]
+    rest = pending[len(loop) :]
+    start, keep = ready_at, 0
+    for unit in loop:
+        start += scaled_seconds(unit.start_after_seconds)
+        keep += 1
+        if start >= forecast:
+            break
+    return loop[:keep] + rest
+
+
 def schedule_state(*, now) -> State:
     """The scheduler core's view of the lab at ``now`` (times in seconds after ``now``)."""
     runs = _active_runs()
@@ -82,6 +133,7 @@ def schedule_state(*, now) -> State:
     medians = measured_medians(
         {(step.action_type.name, step.device_id) for steps in steps_of_unit.values() for step in steps}
     )
+    forecasts = _forecast_seconds(runs, now)
     core_runs = []
     for run in runs:
         current = next((unit for unit in run.units.all() if unit.started_at is not None), None)
@@ -97,6 +149,7 @@ def schedule_state(*, now) -> State:
             ready_at = (pending[0].due_at - now).total_seconds() - scaled_seconds(pending[0].start_after_seconds)
         else:
             ready_at = 0.0
+        pending = _expected_iterations(pending, ready_at=ready_at, forecast=forecasts.get(run.pk))
         units = tuple(
             Unit(
                 id=str(unit.pk),

@@ -30,6 +30,10 @@ class DispatchContext:
     attempt_id: str = ""  # unique per dispatch attempt; devices may use it to de-duplicate
     attempt: int = 1
     sample_barcodes: tuple[str, ...] = ()
+    # For a vision dispatch of a run: the run's culture so far, JSON-shaped so the http adapter
+    # sends it as is: {"started_at": epoch, "time_scale": s, "events": [{"kind": "passage" |
+    # "feed", "at": epoch, "split_ratio": n}]} (docs/closed-loop.md). None for other dispatches.
+    culture: dict | None = None
 
 
 @dataclass

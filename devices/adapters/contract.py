@@ -13,8 +13,8 @@ FAILED = "failed"
 
 
 def action_request(*, action_type, parameters: dict, context) -> dict:
-    """The body of ``POST {endpoint}/actions`` for one dispatch."""
-    return {
+    """The body of ``POST {endpoint}/actions`` for one dispatch (``culture`` only when the context has one)."""
+    body = {
         "action": action_type.name,
         "parameters": dict(parameters or {}),
         "attempt_id": context.attempt_id,
@@ -23,3 +23,6 @@ def action_request(*, action_type, parameters: dict, context) -> dict:
         "run_step_id": context.run_step_id,
         "samples": list(context.sample_barcodes),
     }
+    if getattr(context, "culture", None) is not None:
+        body["culture"] = context.culture
+    return body

@@ -117,6 +117,7 @@ class MockAdapter(Adapter):
             workflow_id=context.workflow_id,
             now=self.clock(),
             started_at=self.config.get("culture_started_at"),
+            culture=context.culture,
         )
 
     # -- the Adapter interface ---------------------------------------------------------------

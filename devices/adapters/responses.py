@@ -1,18 +1,20 @@
 """Canned device responses: one code path shared by the mock adapter and the device simulator.
 
 Everything here is pure (no I/O, no database): it turns an ActionType's ``mock_response``
-template and the dispatch's parameters into a response, and models cell growth for the vision
-service so that a run over days yields a plausible growth curve.
+template and the dispatch's parameters into a response, and asks the growth model
+(``biology.py``) what the vision service measures, so a run over days yields a plausible
+growth curve.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 import re
 import time
 from datetime import datetime
+
+from devices.adapters.biology import culture_hours, measurement
 
 VISION_KIND = "vision"
 
@@ -72,26 +74,14 @@ def template_values(*, device_id: str, parameters: dict, attempt_id: str = "", w
     }
 
 
-def _unit(barcode: str, salt: str) -> float:
-    """A number in [0, 1) fixed by the sample barcode (and a salt per trait)."""
-    digest = hashlib.sha256(f"{salt}:{barcode}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def sample_traits(barcode: str) -> dict:
-    """The per-sample constants of the growth model, derived from the barcode alone."""
-    return {
-        # cells per well at seeding, per-hour growth rate (doubling time ~17-28 h), capacity.
-        "seed_cells": 4000 + 4000 * _unit(barcode, "seed"),
-        "rate_per_hour": 0.025 + 0.015 * _unit(barcode, "rate"),
-        "capacity_cells": 100_000 + 40_000 * _unit(barcode, "capacity"),
-        "base_viability": 94.0 + 5.0 * _unit(barcode, "viability"),
-        "phase_hours": PASSAGE_CYCLE_HOURS * _unit(barcode, "phase"),
-    }
+def _phase_hours(barcode: str) -> float:
+    """Where ``barcode`` is in its weekly passage cycle at epoch 0 (fixed by the barcode)."""
+    digest = hashlib.sha256(f"phase:{barcode}".encode()).digest()
+    return PASSAGE_CYCLE_HOURS * int.from_bytes(digest[:8], "big") / 2**64
 
 
 def hours_in_culture(barcode: str, *, now: float, started_at=None) -> float:
-    """Hours since the sample was seeded.
+    """Hours since the sample was seeded, outside a run's culture context.
 
     ``started_at`` (epoch seconds, or an ISO 8601 string) fixes the seeding time; without it the
     sample follows a weekly passage cycle at a phase of its own.
@@ -100,45 +90,40 @@ def hours_in_culture(barcode: str, *, now: float, started_at=None) -> float:
         if isinstance(started_at, str):
             started_at = datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
         return max(0.0, (now - float(started_at)) / 3600.0)
-    return (now / 3600.0 + sample_traits(barcode)["phase_hours"]) % PASSAGE_CYCLE_HOURS
+    return (now / 3600.0 + _phase_hours(barcode)) % PASSAGE_CYCLE_HOURS
 
 
-def cell_analysis(barcode: str, hours: float) -> dict:
-    """Cell count, confluence and viability of one sample after ``hours`` in culture.
-
-    Logistic growth from the seeding density: count and confluence never decrease with time;
-    viability stays near the sample's baseline and drops a little once the well is over-confluent.
-    """
-    traits = sample_traits(barcode)
-    hours = max(0.0, float(hours))
-    capacity, seed = traits["capacity_cells"], traits["seed_cells"]
-    cells = capacity / (1 + (capacity / seed - 1) * math.exp(-traits["rate_per_hour"] * hours))
-    confluence = min(100.0, 100.0 * cells / capacity)
-    viability = traits["base_viability"] - 10.0 * max(0.0, confluence - 85.0) / 15.0
-    return {
-        "sample": barcode,
-        "cell_count": int(round(cells)),
-        "confluence": round(confluence, 2),
-        "viability": round(max(0.0, min(100.0, viability)), 2),
-        "hours_in_culture": round(hours, 3),
-    }
+def cell_analysis(barcode: str, hours: float, *, workflow_id=None, events=(), noise: bool = True) -> dict:
+    """Cell count, confluence and viability of one sample after ``hours`` in culture (biology.py)."""
+    return measurement(barcode, hours, workflow_id=workflow_id, events=events, noise=noise)
 
 
-def vision_results(samples, *, parameters: dict, now: float | None = None, started_at=None) -> list[dict]:
+def vision_results(
+    samples, *, parameters: dict, now: float | None = None, started_at=None, workflow_id=None, culture=None
+) -> list[dict]:
     """One cell analysis per sample, for ``vision.analyse``.
 
-    ``parameters["hours_in_culture"]`` wins when given; ``started_at`` is a seeding time for
-    every sample or a ``{barcode: time}`` mapping.
+    Time in culture, first that applies: ``parameters["hours_in_culture"]``; the run's
+    ``culture`` (its start, time scale and passages and feeds so far, sent with the dispatch:
+    simulated hours = real seconds since the start / time scale / 3600); ``started_at``, a
+    seeding time for every sample or a ``{barcode: time}`` mapping (device config); else a weekly
+    cycle per sample.
     """
     now = time.time() if now is None else now
+    run_hours, events = None, []
+    in_run = isinstance(culture, dict) and culture.get("started_at") is not None
+    if parameters.get("hours_in_culture") is None and in_run:
+        run_hours, events = culture_hours(culture, now)
     results = []
     for barcode in samples:
         if parameters.get("hours_in_culture") is not None:
             hours = float(parameters["hours_in_culture"])
+        elif run_hours is not None:
+            hours = run_hours
         else:
             seeded = started_at.get(barcode) if isinstance(started_at, dict) else started_at
             hours = hours_in_culture(barcode, now=now, started_at=seeded)
-        results.append(cell_analysis(barcode, hours))
+        results.append(cell_analysis(barcode, hours, workflow_id=workflow_id, events=events))
     return results
 
 
@@ -157,5 +142,5 @@ def canned_response(
     if not isinstance(response, dict):
         response = {"value": response}
     if action_type.device_kind == VISION_KIND:
-        response["results"] = vision_results(samples, parameters=parameters or {}, **vision)
+        response["results"] = vision_results(samples, parameters=parameters or {}, workflow_id=workflow_id, **vision)
     return response

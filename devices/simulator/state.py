@@ -174,6 +174,7 @@ class SimulatorState:
             samples=samples,
             attempt_id=attempt_id,
             workflow_id=request.get("workflow_id"),
+            culture=request.get("culture") if isinstance(request.get("culture"), dict) else None,
         )
         latency = simulated_latency(action_type, self.latency_scale)
         if action_type.is_long_running:

@@ -283,12 +283,13 @@ def test_vision_results_per_sample_are_deterministic():
 
 @pytest.mark.parametrize("barcode", ["SAMPLE001", "SAMPLE007", "TS00042"])
 def test_vision_growth_is_monotone_and_plausible_over_days(barcode):
-    curve = [cell_analysis(barcode, hours) for hours in range(0, 24 * 14, 6)]
+    # The true curve (no measurement noise): monotone; measured values scatter around it.
+    curve = [cell_analysis(barcode, hours, noise=False) for hours in range(0, 24 * 14, 6)]
     counts = [row["cell_count"] for row in curve]
     confluences = [row["confluence"] for row in curve]
     assert counts == sorted(counts) and confluences == sorted(confluences)
-    assert counts[-1] > 10 * counts[0]  # two weeks of growth
-    assert confluences[0] < 10 and confluences[-1] > 90
+    assert counts[-1] > 5 * counts[0]  # two weeks of growth from 12-18 % confluence
+    assert confluences[0] < 20 and confluences[-1] > 90
     assert curve[0]["viability"] > 90
 
 

@@ -210,4 +210,16 @@ def test_seeding_keeps_the_passage_protocol_as_it_was():
     call_command("seed_demo")
     protocol = Protocol.objects.get(name="MSC passage P3 -> P4")
     assert not any(step.start_after_seconds or step.repeat_every_seconds for step in protocol.steps.all())
-    assert Protocol.objects.filter(project__name="Stem cell expansion").count() == 2
+    assert Protocol.objects.filter(project__name="Stem cell expansion").count() == 3
+
+
+@pytest.mark.django_db
+def test_seeding_adds_the_closed_loop_protocol_imaging_until_80_percent_then_passage():
+    call_command("seed_demo")
+    protocol = Protocol.objects.get(name="MSC expansion to 80% confluence")
+    assert protocol.is_published
+    image, passage = protocol.steps.order_by("position")
+    assert image.repeat_every_seconds == 12 * 3600 and image.repeat_max == 20
+    assert image.until == {"metric": "confluence", "op": ">=", "value": 80, "samples": "all"}
+    reagents = [action.parameters.get("reagent") for action in passage.actions.order_by("position")]
+    assert "trypsin" in reagents  # what the mock's growth model counts as a passage

@@ -1,14 +1,17 @@
 """``GET /api/schedule`` and wait-time read the scheduler's forward plan, so they agree."""
 
+import math
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from devices.choices import DeviceKind
+from executionlogs.models import CellAnalysisResult
+from tests.factories import ExecutionLogFactory
 from tests.workflows.executor_support import action_type_make, device_make
 from tests.workflows.test_booking_units import protocol_run
-from workflows.models import RunUnit
+from workflows.models import RunUnit, Workflow
 from workflows.services.execution import workflow_action_run, workflow_start
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +90,49 @@ def test_the_window_of_time_filters_entries(api_client, imaging):
 def test_bad_query_values_are_400s_naming_the_field(api_client, params, field):
     response = api_client.get("/api/schedule", params)
     assert response.status_code == 400 and field in response.json()["fields"]
+
+
+def test_the_step_after_an_until_loop_is_planned_near_the_growth_forecast(api_client):
+    """Imaging every 12 h until confluence >= 80 %, then passage: the plan assumes the loop stops at the
+    first imaging at or after the forecast crossing, so the passage is planned there, not after 20 images."""
+    action_type_make("test.loop_image", device_kind=DeviceKind.MICROSCOPE, estimated_duration_seconds=60)
+    action_type_make("test.loop_passage", device_kind=DeviceKind.LIQUID_HANDLER, estimated_duration_seconds=60)
+    device_make("loop-microscope", kind=DeviceKind.MICROSCOPE)
+    device_make("loop-handler", kind=DeviceKind.LIQUID_HANDLER)
+    until = {"metric": "confluence", "op": ">=", "value": 80, "samples": "all"}
+    run = protocol_run(
+        [
+            {
+                "name": "Image",
+                "actions": [("test.loop_image", "loop-microscope")],
+                "repeat_every_seconds": 12 * 3600,
+                "repeat_max": 20,
+                "until": until,
+            },
+            {"name": "Passage", "actions": [("test.loop_passage", "loop-handler")]},
+        ],
+        name="loop",
+    )
+    workflow_start(workflow=run)
+    workflow_action_run(workflow_id=run.pk)  # the first image: done now, the next due in 12 h
+    now = timezone.now()
+    Workflow.objects.filter(pk=run.pk).update(started_at=now - timedelta(hours=60))
+    # Measured every 12 h for 60 h: logistic from 12 % doubling every 30 h (no lag), both samples.
+    rate, start = math.log(2) / 30, math.log(12 / 88)
+    log = ExecutionLogFactory(workflow=run)
+    for sample in run.samples.all():
+        for hours in range(0, 61, 12):
+            confluence = 100 / (1 + math.exp(-(start + rate * hours)))
+            CellAnalysisResult.objects.create(
+                sample=sample, workflow=run, execution_log=log, cell_count=1000, confluence=confluence,
+                viability=95, measured_at=now - timedelta(hours=60 - hours),
+            )  # fmt: skip
+    crossing = now - timedelta(hours=60) + timedelta(hours=(math.log(80 / 20) - start) / rate)
+    rows = entries(api_client, device="loop-handler", end=(now + timedelta(days=12)).isoformat())
+    assert [(r["step"], r["state"]) for r in rows] == [("Passage", "planned")]
+    planned = timezone.datetime.fromisoformat(rows[0]["start"].replace("Z", "+00:00"))
+    # After the crossing, and no later than one imaging interval (plus the image itself) after it.
+    assert crossing - timedelta(seconds=5) <= planned <= crossing + timedelta(hours=12, minutes=5)
+    images = entries(api_client, device="loop-microscope", end=(now + timedelta(days=12)).isoformat())
+    planned_images = [r for r in images if r["state"] == "planned"]
+    assert 0 < len(planned_images) < 19  # the iterations after the crossing are assumed skipped

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.authentication import request_via
@@ -10,7 +11,9 @@ from devices.choices import Priority
 from labcore.api.pagination import cursor_pagination
 from labcore.exceptions import ApplicationError
 from workflows.api.creation import BIGINT_MAX
+from workflows.api.growth import TARGET_PARAMETER, SampleGrowthSerializer, growth_target
 from workflows.api.serializers import ProgressSerializer
+from workflows.growth import run_forecast_hours, runs_growth
 from workflows.models import Campaign, Protocol
 from workflows.models.campaigns import CAMPAIGN_NAME_MAX_LENGTH
 from workflows.selectors import (
@@ -129,6 +132,23 @@ class CampaignDetailSerializer(CampaignSerializer):
         ]
 
 
+class PlateGrowthSerializer(serializers.Serializer):
+    workflow = serializers.IntegerField()
+    plate = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    forecast_hours = serializers.FloatField(
+        allow_null=True, help_text="When every sample of the plate reaches the target (null: not forecast yet)."
+    )
+    doubling_hours = serializers.FloatField(allow_null=True, help_text="Mean fitted doubling time of its samples.")
+    samples = SampleGrowthSerializer(many=True)
+
+
+class CampaignGrowthSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField()
+    target = serializers.FloatField()
+    plates = PlateGrowthSerializer(many=True)
+
+
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Culture campaigns: one run of a published protocol per plate, created and started together."""
 
@@ -136,10 +156,34 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     required_capabilities = {"create": RUN_WORKFLOWS}
 
     def get_queryset(self):
-        return campaign_detail() if self.action != "list" else campaign_list()
+        return campaign_list() if self.action == "list" else campaign_detail()
 
     def get_serializer_class(self):
         return CampaignSerializer if self.action == "list" else CampaignDetailSerializer
+
+    @extend_schema(parameters=[TARGET_PARAMETER], responses=CampaignGrowthSerializer)
+    @action(detail=True, methods=["get"])
+    def growth(self, request, pk=None):
+        """Per plate (run): each sample's series, fit and forecast, and when the whole plate reaches the target."""
+        target = growth_target(request)
+        campaign = self.get_object()
+        runs = list(campaign.workflows.all())
+        growth = runs_growth(runs, target=target)
+        plates = []
+        for run in runs:
+            samples = growth.get(run.pk, {})
+            doublings = [g["fit"]["doubling_hours"] for g in samples.values() if g["fit"] is not None]
+            plates.append(
+                {
+                    "workflow": run.pk,
+                    "plate": workflow_plate_barcode(run),
+                    "status": run.status,
+                    "forecast_hours": run_forecast_hours(samples) if samples else None,
+                    "doubling_hours": round(sum(doublings) / len(doublings), 3) if doublings else None,
+                    "samples": list(samples.values()),
+                }
+            )
+        return Response(CampaignGrowthSerializer({"campaign": campaign.pk, "target": target, "plates": plates}).data)
 
     @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignDetailSerializer})
     def create(self, request):

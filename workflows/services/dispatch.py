@@ -21,11 +21,14 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from devices.adapters import DispatchContext, DispatchResult, DispatchStatus, adapter_for
+from devices.adapters.biology import culture_event_kind
+from devices.choices import DeviceKind
 from devices.models import Booking
 from workflows.choices import DONE_STEP_STATUSES, RunStepStatus, WorkflowMode, WorkflowStatus
 from workflows.models import RunStep, Workflow, WorkflowSample
 from workflows.services import transitions
 from workflows.services.transitions import EXECUTOR, claim_next, run_step_describe
+from workflows.services.units import time_scale
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +123,31 @@ def dispatch_context(step: RunStep) -> DispatchContext:
         attempt_id=str(step.attempt_id),
         attempt=step.attempt,
         sample_barcodes=tuple(barcodes),
+        culture=culture_context(step) if step.action_type.device_kind == DeviceKind.VISION else None,
     )
+
+
+def culture_context(step: RunStep) -> dict | None:
+    """What the vision service's growth model needs of the run (docs/closed-loop.md): when it
+    started, the time scale, and the passages and feeds its succeeded steps did (real epochs)."""
+    started_at = Workflow.objects.filter(pk=step.workflow_id).values_list("started_at", flat=True).first()
+    if started_at is None:
+        return None
+    done = (
+        RunStep.objects.filter(workflow_id=step.workflow_id, status=RunStepStatus.SUCCEEDED, finished_at__isnull=False)
+        .filter(parameters__has_key="reagent")
+        .order_by("finished_at", "pk")
+        .values_list("parameters", "finished_at")
+    )
+    events = []
+    for parameters, finished_at in done:
+        kind = culture_event_kind(parameters)
+        if kind is not None:
+            event = {"kind": kind, "at": finished_at.timestamp()}
+            if parameters.get("split_ratio"):
+                event["split_ratio"] = parameters["split_ratio"]
+            events.append(event)
+    return {"started_at": started_at.timestamp(), "time_scale": time_scale(), "events": events}
 
 
 def action_dispatch(step: RunStep, *, context: DispatchContext) -> tuple[DispatchResult, object, object]:
