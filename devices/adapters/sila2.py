@@ -42,7 +42,7 @@ from sila2.framework import (
 )
 from sila2.framework.command.execution_info import CommandExecutionStatus, ExecutionInfo
 
-from devices.adapters.base import Adapter, DispatchResult, DispatchStatus
+from devices.adapters.base import Adapter, AdapterError, DispatchResult, DispatchStatus
 from devices.adapters.contract import FAILED, RUNNING, action_request
 from devices.sila.definitions import (
     ACTION_NAME_PREFIX,
@@ -493,6 +493,30 @@ class Sila2Adapter(Adapter):
             ) from None
         finally:
             stream.cancel()
+
+    def server_description(self) -> dict:
+        """For onboarding: the server's name, type, UUID and feature definitions (FDL XML).
+
+        Raises AdapterError with the connection or SiLA failure, as ``sila_import`` reports it.
+        """
+        try:
+            client = self._client()
+            service = client.SiLAService
+            return {
+                "name": service.ServerName.get(),
+                "type": service.ServerType.get(),
+                "uuid": service.ServerUUID.get(),
+                "features": [
+                    feature._feature_definition
+                    for identifier, feature in client._features.items()
+                    if identifier != "SiLAService"
+                ],
+            }
+        except _Failure as failure:
+            raise AdapterError(failure.reason) from None
+        except Exception as exc:
+            self._forget_client()
+            raise AdapterError(f"SiLA connection error with {self.address}: {_first_line(exc)}") from None
 
     def health(self) -> dict:
         try:
