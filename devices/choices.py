@@ -21,6 +21,7 @@ class DeviceStatus(models.TextChoices):
 class AdapterName(models.TextChoices):
     MOCK = "mock", "Mock (simulated)"
     HTTP = "http", "HTTP device service"
+    SILA2 = "sila2", "SiLA 2 server"
 
 
 class Priority(models.IntegerChoices):

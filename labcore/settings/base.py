@@ -268,6 +268,7 @@ LABCORE_TIME_SCALE = env_float("LABCORE_TIME_SCALE", 1.0)
 LABCORE_ADAPTERS = {
     "mock": "devices.adapters.mock.MockAdapter",
     "http": "devices.adapters.http.HttpAdapter",
+    "sila2": "devices.adapters.sila2.Sila2Adapter",
 }
 # How long a row lock may be waited for before the request becomes a 409.
 LABCORE_LOCK_TIMEOUT_MS = int(os.environ.get("LABCORE_LOCK_TIMEOUT_MS", 5000))
