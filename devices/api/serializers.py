@@ -1,8 +1,23 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from devices.choices import AdapterName, DeviceKind
 from devices.models import Device
 from devices.selectors import device_active_bookings, device_holder_workflow_id
+
+
+class DeviceWriteSerializer(serializers.Serializer):
+    """``POST /api/devices`` (all but ``endpoint`` and ``capacity`` required) and ``PATCH`` (any)."""
+
+    id = serializers.SlugField(max_length=100, help_text="The device's slug, e.g. incubator-2 (cannot change).")
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=DeviceKind.choices)
+    adapter = serializers.ChoiceField(choices=AdapterName.choices)
+    endpoint = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    config = serializers.JSONField(
+        required=False, help_text='Adapter settings; sila2: {"host", "port", "insecure", "ca_cert"}.'
+    )
+    capacity = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
 
 
 class DeviceSerializer(serializers.ModelSerializer):
