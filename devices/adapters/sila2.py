@@ -196,6 +196,14 @@ class Sila2Adapter(Adapter):
         cache[key] = client
         return client
 
+    def _reachable(self) -> bool:
+        """Whether the server accepts a connection now (a plain TCP connect, no SiLA call)."""
+        try:
+            socket.create_connection((self.host, self.port), timeout=CONNECT_TIMEOUT_SECONDS).close()
+        except OSError:
+            return False
+        return True
+
     def _forget_client(self) -> None:
         cache = _clients.__dict__.setdefault("by_key", {})
         client = cache.pop((self.host, self.port, self.insecure, self.ca_cert), None)
@@ -397,11 +405,15 @@ class Sila2Adapter(Adapter):
                 status=DispatchStatus.ERROR, request=request, error=f"malformed operation id {operation_id!r}"
             )
         if time.time() >= deadline:
+            reachable = self._reachable()
             return DispatchResult(
                 status=DispatchStatus.TIMEOUT,
                 request=request,
                 operation_id=operation_id,
-                error=f"{action_type.name} did not complete within {float(action_type.timeout_seconds):g} s",
+                error=f"{action_type.name} did not complete within {float(action_type.timeout_seconds):g} s"
+                + ("" if reachable else f"; {self.address} does not answer"),
+                # The server took the command and is gone: the executor records the outcome as unknown.
+                extra={} if reachable else {"poll_failed": True},
             )
         where = f"{self.address} {feature_id}/{identifier}"
         extra = {"sila_call": f"{feature_id}/{identifier}", "command_execution_uuid": execution_uuid}

@@ -20,6 +20,7 @@ STATUS_FIELDS = {"status", "status_reason"}
 # queue entries, protocols.
 NOT_RUNS = {
     ("devices/adapters/http.py", "self.status"),  # an HTTP answer's status code
+    ("devices/adapters/sila2.py", "self.status"),  # a SiLA failure's dispatch status
     ("devices/services.py", "device.status"),
     ("devices/services.py", "Device.update(status=)"),
     ("devices/handoff.py", "Device.update(status=)"),

@@ -77,12 +77,15 @@ def action_record(
         timeout_at = step.dispatched_at + timedelta(seconds=step.action_type.timeout_seconds)
         if timezone.now() < timeout_at:
             return _record_pending(step, result, started_at)
+        unreachable = bool(result.extra.get("poll_failed"))
+        what = "could not be asked about after" if unreachable else "still running after"
         result = DispatchResult(
             status=DispatchStatus.TIMEOUT,
             request=result.request,
             response=result.response,
-            error=f"long operation {step.operation_id or result.operation_id} still running after "
-            f"{step.action_type.timeout_seconds:g} s",
+            error=f"long operation {step.operation_id or result.operation_id} {what} "
+            f"{step.action_type.timeout_seconds:g} s" + (f" ({result.error})" if unreachable and result.error else ""),
+            extra={"poll_failed": unreachable},
         )
 
     if step.status == RunStepStatus.WAITING:
@@ -162,5 +165,10 @@ def _record_failure(step: RunStep, result: DispatchResult, finished_at, *, by) -
         # Only an action declared safe to repeat is tried again, after a growing pause.
         retry_at = timezone.now() + timedelta(seconds=retry_backoff_seconds(step.attempt))
         transitions.step_retry_later(step, error=reason, retry_at=retry_at, by=by)
+    elif step.status == RunStepStatus.WAITING and result.extra.get("poll_failed"):
+        # The device took the long operation and then could not be reached until its time ran
+        # out (it stopped, the network went): nobody knows whether it finished. Like a worker
+        # lost mid-action (invariant 5), an operator decides; it is never failed or repeated silently.
+        transitions.step_lost(step, error=f"{reason}; outcome unknown: an operator must resolve it", by=by)
     else:
         transitions.step_fail(step, error=reason, finished_at=finished_at, by=by)

@@ -54,7 +54,7 @@ WORKFLOW_MOVES: dict[str, tuple[str, ...]] = {
 STEP_MOVES: dict[str, tuple[str, ...]] = {
     S.PENDING: (S.DISPATCHING, S.SKIPPED),
     S.DISPATCHING: (S.WAITING, S.SUCCEEDED, S.FAILED, S.PENDING, S.UNKNOWN),
-    S.WAITING: (S.SUCCEEDED, S.FAILED, S.PENDING),
+    S.WAITING: (S.SUCCEEDED, S.FAILED, S.PENDING, S.UNKNOWN),
     S.FAILED: (S.PENDING,),
     S.UNKNOWN: (S.PENDING, S.SUCCEEDED, S.FAILED, S.SKIPPED),
 }
@@ -283,7 +283,8 @@ def step_fail(step: RunStep, *, error: str, finished_at, by: Actor) -> RunStep:
 
 
 def step_lost(step: RunStep, *, error: str, by: Actor) -> RunStep:
-    """Dispatching -> unknown: the worker died mid-action and the action is not safe to repeat (invariant 5)."""
+    """In flight -> unknown: the worker died mid-action, or the device of a long operation could not be
+    reached until its time ran out, and the action is not safe to repeat (invariant 5)."""
     return _step_move(step, S.UNKNOWN, by=by, reason=error, error=error, finished_at=timezone.now())
 
 
