@@ -2,10 +2,11 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from devices.admin.sila_import import sila_import_view
 from devices.choices import DeviceStatus
 from devices.models import Device
 from devices.selectors import device_admin_list, device_in_use, device_queue
@@ -58,6 +59,10 @@ class DeviceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return device_admin_list()
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request: sila_import_view(self, request))
+        return [path("sila-import/", view, name="devices_device_sila_import"), *super().get_urls()]
 
     def get_readonly_fields(self, request, obj=None):
         # The id is the device's key: saving a new one would insert a second device and leave
