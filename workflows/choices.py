@@ -56,6 +56,9 @@ DONE_STEP_STATUSES = (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)
 IN_FLIGHT_STEP_STATUSES = (RunStepStatus.DISPATCHING, RunStepStatus.WAITING)
 # Ended without success: the run cannot go past it without a decision.
 STOPPED_STEP_STATUSES = (RunStepStatus.FAILED, RunStepStatus.UNKNOWN)
+# Finished after a dispatch (or a window decision) that the execution log records: each such
+# step has at least one entry (verify_logs checks). Skipped steps were never dispatched.
+LOGGED_STEP_STATUSES = (RunStepStatus.SUCCEEDED, RunStepStatus.FAILED, RunStepStatus.UNKNOWN)
 
 
 class EventActor(models.TextChoices):
