@@ -5,6 +5,7 @@ admin, the executor's hand-written SQL (``sql_in``) and index conditions all imp
 """
 
 from django.db import models
+from django.db.models import TextChoices
 
 
 class ProtocolStatus(models.TextChoices):
@@ -77,3 +78,12 @@ def sql_in(statuses) -> str:
     the same list. The values are our own choices, never client input.
     """
     return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+class SignatureMeaning(TextChoices):
+    """What an electronic signature means (21 CFR 11.50(a)(3)): shown with every signature."""
+
+    AUTHORED = "authored", "Authored"
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+    PERFORMED = "performed", "Performed"

@@ -287,3 +287,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LABCORE_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgtrigger": {"level": "WARNING"}},
 }
+
+# --- Electronic signatures (docs/compliance.md) -------------------------------------------
+# Wrong signing passwords allowed within the window before signing is locked for the window.
+LABCORE_SIGNATURE_MAX_FAILURES = int(os.environ.get("LABCORE_SIGNATURE_MAX_FAILURES", "3"))
+LABCORE_SIGNATURE_LOCKOUT_SECONDS = env_float("LABCORE_SIGNATURE_LOCKOUT_SECONDS", 900.0)
+# A protocol is published only with an approved signature by someone other than its author.
+LABCORE_PUBLISH_REQUIRES_APPROVAL = env_bool("LABCORE_PUBLISH_REQUIRES_APPROVAL", False)
+# A completed run counts as released only with a reviewed signature over its current record.
+LABCORE_RELEASE_REQUIRES_REVIEW = env_bool("LABCORE_RELEASE_REQUIRES_REVIEW", False)
