@@ -12,8 +12,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from executionlogs.models import ExecutionLog
+from executionlogs.services import execution_log_create
+from tests.factories import RunStepFactory, UserFactory, WorkflowFactory
+from tests.utils import queries_for
 from tests.workflows.test_signatures import PASSWORD, client_of, person, sign
-from workflows.report import report_hash
+from workflows.models import RunStep, RunUnit
+from workflows.report import report_hash, workflow_report
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +148,35 @@ def test_verify_report_refuses_a_file_that_is_not_json(signed_run, tmp_path):
     path.write_text("{not json")
     with pytest.raises(CommandError, match="not a JSON"):
         verify_report(workflow_id, path)
+
+
+def test_deviations_list_window_violations_unknown_outcomes_and_retries(demo_lab):
+    workflow = WorkflowFactory(name="deviating")
+    RunUnit.objects.create(workflow=workflow, position=1, step_name="Feed", step_position=1)  # on time
+    late = RunUnit.objects.create(
+        workflow=workflow, position=2, step_name="Image", step_position=2, window_missed_seconds=42.5
+    )
+    resolver = UserFactory(username="olga")
+    unknown = RunStepFactory(workflow=workflow, position=1, step_name="Feed", status="succeeded", attempt=1)
+    unknown.resolution, unknown.resolved_by = "mark_succeeded", resolver
+    RunStep.objects.bulk_update([unknown], ["resolution", "resolved_by"])
+    RunStepFactory(workflow=workflow, position=2, step_name="Image", status="succeeded", attempt=3)
+    deviations = workflow_report(workflow.pk)["deviations"]
+    assert [d["kind"] for d in deviations] == ["window_missed", "unknown_outcome", "retry"]
+    assert deviations[0]["step_name"] == late.step_name and deviations[0]["late_by_seconds"] == 42.5
+    assert deviations[1]["resolution"] == "mark_succeeded" and deviations[1]["resolved_by"] == "olga"
+    assert deviations[2] == {"kind": "retry", "step": 2, "attempts": 3, "detail": "step 2 Image took 3 attempts"}
+
+
+def test_the_report_reads_in_the_same_number_of_queries_whatever_the_run_size(demo_lab):
+    def run_with(steps: int) -> int:
+        workflow = WorkflowFactory()
+        for position in range(1, steps + 1):
+            step = RunStepFactory(workflow=workflow, position=position, status="succeeded", attempt=1)
+            execution_log_create(
+                device=step.device, action_type="a", request={}, response={}, status="success",
+                latency_ms=1.0, workflow=workflow, run_step=step,
+            )  # fmt: skip
+        return queries_for(lambda: workflow_report(workflow.pk))
+
+    assert run_with(2) == run_with(12)

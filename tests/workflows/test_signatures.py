@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import token_issue
 from tests.factories import UserFactory
+from tests.utils import queries_for
 from workflows.models import AppendOnlySignatureError, Protocol, Signature, SignatureFailure
 from workflows.records import protocol_content_hash
 
@@ -215,3 +216,15 @@ def test_signatures_and_failures_are_append_only(alice, draft):
             refused = pytest.raises((IntegrityError, InternalError), match="append-only")
             with refused, transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(sql)
+
+
+def test_listing_signatures_costs_the_same_queries_for_2_and_12(alice, bob, draft):
+    client = client_of(alice)
+    path = f"/api/protocols/{draft.pk}"
+
+    def signed(count: int) -> int:
+        while Signature.objects.filter(protocol=draft).count() < count:
+            sign(client_of(bob), path, meaning="reviewed")
+        return queries_for(lambda: client.get(f"{path}/signatures"))
+
+    assert signed(2) == signed(12)
