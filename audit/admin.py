@@ -1,11 +1,19 @@
 """pghistory's events page in the admin, for objects that still exist and for deleted ones."""
 
+import csv
+from itertools import chain
+
+from django import forms
 from django.apps import apps
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from pghistory.admin import EventsAdmin
+
+from audit.review import RUN_EVENTS, audit_rows, audited_models
 
 
 class AuditEventsAdmin(EventsAdmin):
@@ -16,6 +24,10 @@ class AuditEventsAdmin(EventsAdmin):
     (DoesNotExist), as was a pk that does not fit the model's key. Settings name this class in
     ``PGHISTORY_ADMIN_CLASS``.
     """
+
+    def get_urls(self):
+        review = self.admin_site.admin_view(audit_review_view(self))
+        return [path("review/", review, name="audit_review"), *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         label, _, raw_pk = (request.GET.get("obj") or "").partition(":")
@@ -40,3 +52,60 @@ class AuditEventsAdmin(EventsAdmin):
         if "back" in request.GET:
             context["pgh_back"] = request.GET["back"]
         return admin.ModelAdmin.changelist_view(self, request, extra_context=context)
+
+
+class AuditReviewForm(forms.Form):
+    who = forms.CharField(required=False, help_text="A username.")
+    what = forms.ChoiceField(required=False)
+    start = forms.DateTimeField(required=False, help_text="From (UTC), inclusive: 2026-11-24 or 2026-11-24 09:30.")
+    end = forms.DateTimeField(required=False, help_text="To (UTC), exclusive.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["what"].choices = [
+            ("", "Everything"),
+            (RUN_EVENTS, "Run events (status changes of runs and steps)"),
+            *((label, f"Edits of {name.lower()}") for label, name in audited_models().items()),
+        ]
+
+
+REVIEW_PAGE_ROWS = 200
+
+
+def audit_review_view(model_admin):
+    """The audit review page: edits and run events, newest first, filtered; ``?export=csv`` downloads them all."""
+
+    def view(request):
+        if not model_admin.has_view_permission(request):
+            raise PermissionDenied
+        form = AuditReviewForm(request.GET or None)
+        filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+        filters = {key: value for key, value in filters.items() if value}
+        if request.GET.get("export") == "csv" and (not form.is_bound or form.is_valid()):
+            return _csv_response(audit_rows(**filters))
+        rows = audit_rows(**filters, limit=REVIEW_PAGE_ROWS) if not form.errors else []
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "title": "Audit review",
+            "form": form,
+            "rows": rows,
+            "page_rows": REVIEW_PAGE_ROWS,
+            "export_query": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "admin/audit/review.html", context)
+
+    return view
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_response(rows) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow([row.at.isoformat(), row.who, row.what, row.action, row.detail]) for row in rows)
+    header = writer.writerow(["at", "who", "what", "action", "detail"])
+    response = StreamingHttpResponse(chain([header], lines), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit-review.csv"'
+    return response

@@ -153,3 +153,43 @@ class CellAnalysisResult(models.Model):
 
     def __str__(self):
         return f"{self.sample_id}: {self.cell_count} cells"
+
+
+class LogAnchorQuerySet(models.QuerySet):
+    """Anchors are append-only like the entries they vouch for (trigger: migration 0006)."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("log anchors are never updated")
+
+    def delete(self):
+        raise AppendOnlyError("log anchors are never deleted")
+
+
+class LogAnchor(models.Model):
+    """The chain head (entry id and hash) as it was at one moment: the end of the log cannot be cut unnoticed.
+
+    A chain whose last entries were removed is still a valid chain; only a record of how far it
+    once reached shows the cut. ``anchor_logs`` (a Celery beat task) writes one periodically, to
+    this table and to the application log (and, if configured, a file kept elsewhere).
+    """
+
+    head_id = models.BigIntegerField(help_text="The id (chain position) of the last entry when anchored.")
+    head_hash = models.CharField(max_length=64)
+    anchored_at = models.DateTimeField(db_default=Now())
+    anchored_by = models.CharField(max_length=32, help_text="command, beat, or another source")
+
+    objects = LogAnchorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"anchor #{self.pk}: entry #{self.head_id} {self.head_hash[:12]}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("log anchors are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("log anchors are never deleted")

@@ -1,11 +1,17 @@
 """Writing the execution log. The only way entries are created (the log is append-only)."""
 
+import json
+import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 
+from executionlogs.chain import canonical_timestamp
 from executionlogs.choices import Cause, LogStatus
-from executionlogs.models import ExecutionLog
+from executionlogs.models import ExecutionLog, LogAnchor
+
+logger = logging.getLogger("labcore.executionlogs.anchors")
 
 
 def database_now() -> datetime:
@@ -69,3 +75,38 @@ def execution_log_create(
     )
     entry.save()
     return entry
+
+
+@transaction.atomic
+def log_anchor_create(*, anchored_by: str = "command") -> LogAnchor | None:
+    """Record the chain head (position and hash) now: in the anchor table, the application log and the anchor file.
+
+    None when the log is empty (there is nothing to anchor). No chain lock is needed: writers
+    hold it until they commit, so the committed entries are always a prefix of the chain and
+    the last of them is a consistent head. The copies outside the database (the application
+    log, ``LABCORE_LOG_ANCHOR_FILE``) are what survives someone who can also rewrite the
+    anchor table.
+    """
+    head = ExecutionLog.objects.order_by("-id").values_list("id", "entry_hash").first()
+    if head is None:
+        return None
+    anchor = LogAnchor(head_id=head[0], head_hash=head[1], anchored_by=anchored_by)
+    anchor.full_clean(exclude=["anchored_at"])
+    anchor.save()
+    anchor.refresh_from_db(fields=["anchored_at"])
+    record = {
+        "anchor": anchor.pk,
+        "head_id": anchor.head_id,
+        "head_hash": anchor.head_hash,
+        "anchored_at": canonical_timestamp(anchor.anchored_at),
+    }
+    logger.info("execution log anchor %s", json.dumps(record))
+    if settings.LABCORE_LOG_ANCHOR_FILE:
+        # Written once the anchor row is committed, so the file never names an anchor that was rolled back.
+        transaction.on_commit(lambda: _anchor_file_append(record))
+    return anchor
+
+
+def _anchor_file_append(record: dict) -> None:
+    with open(settings.LABCORE_LOG_ANCHOR_FILE, "a", encoding="utf-8") as anchor_file:
+        anchor_file.write(json.dumps(record) + "\n")

@@ -25,3 +25,10 @@ class NotFound(ApplicationError):
 
     status_code = 404
     error = "not_found"
+
+
+class PermissionDeniedError(ApplicationError):
+    """Authenticated, but this may not be done now (HTTP 403): a wrong signing password, a locked signature."""
+
+    status_code = 403
+    error = "permission_denied"

@@ -11,9 +11,11 @@ class WorkflowsConfig(AppConfig):
     def ready(self):
         # Imported here, not at the top: both import models, which exist only once the app
         # registry has created every AppConfig (Django's rule, not an import cycle).
+        from executionlogs.verification import coverage_check_register
         from workflows import signals  # noqa: F401 - connects the executor's receivers
         from workflows.remaining_work import remaining_work_seconds
         from workflows.schedule import planned_wait_seconds
+        from workflows.selectors import run_step_log_coverage_problems
 
         # devices sits below workflows and cannot import it: hand it what it needs to know.
         workflow_rules_register(
@@ -21,3 +23,5 @@ class WorkflowsConfig(AppConfig):
             remaining_work_seconds=remaining_work_seconds,
             planned_wait_seconds=planned_wait_seconds,
         )
+        # executionlogs sits below workflows: verify_logs learns of run-steps through this hook.
+        coverage_check_register(run_step_log_coverage_problems)

@@ -5,6 +5,7 @@ admin, the executor's hand-written SQL (``sql_in``) and index conditions all imp
 """
 
 from django.db import models
+from django.db.models import TextChoices
 
 
 class ProtocolStatus(models.TextChoices):
@@ -56,6 +57,9 @@ DONE_STEP_STATUSES = (RunStepStatus.SUCCEEDED, RunStepStatus.SKIPPED)
 IN_FLIGHT_STEP_STATUSES = (RunStepStatus.DISPATCHING, RunStepStatus.WAITING)
 # Ended without success: the run cannot go past it without a decision.
 STOPPED_STEP_STATUSES = (RunStepStatus.FAILED, RunStepStatus.UNKNOWN)
+# Finished after a dispatch (or a window decision) that the execution log records: each such
+# step has at least one entry (verify_logs checks). Skipped steps were never dispatched.
+LOGGED_STEP_STATUSES = (RunStepStatus.SUCCEEDED, RunStepStatus.FAILED, RunStepStatus.UNKNOWN)
 
 
 class EventActor(models.TextChoices):
@@ -74,3 +78,12 @@ def sql_in(statuses) -> str:
     the same list. The values are our own choices, never client input.
     """
     return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+class SignatureMeaning(TextChoices):
+    """What an electronic signature means (21 CFR 11.50(a)(3)): shown with every signature."""
+
+    AUTHORED = "authored", "Authored"
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+    PERFORMED = "performed", "Performed"

@@ -9,6 +9,7 @@ from workflows.choices import (
     DONE_STEP_STATUSES,
     FINISHED_WORKFLOW_STATUSES,
     IN_FLIGHT_STEP_STATUSES,
+    LOGGED_STEP_STATUSES,
     RunStepStatus,
     WorkflowStatus,
 )
@@ -221,3 +222,26 @@ def campaign_summary(campaign: Campaign) -> CampaignSummary:
         window_violations=violations,
         progress=Progress(**totals, current=None),
     )
+
+
+def run_steps_without_log_entry() -> QuerySet[RunStep]:
+    """Finished run-steps with no execution log entry: their record was removed, or never written."""
+    return (
+        RunStep.objects.filter(status__in=LOGGED_STEP_STATUSES, execution_logs__isnull=True)
+        .order_by("workflow_id", "position")
+        .only("id", "workflow_id", "position", "status", "step_name")
+    )
+
+
+def run_step_log_coverage_problems(limit: int = 20) -> list[str]:
+    """verify_logs's check that every finished run-step has its log entry, as sentences (the first ``limit``)."""
+    missing = run_steps_without_log_entry()
+    problems = [
+        f"run-step #{step.pk} (workflow {step.workflow_id}, step {step.position} {step.step_name!r}, "
+        f"{step.status}) has no execution log entry"
+        for step in missing[:limit]
+    ]
+    more = missing.count() - limit if len(problems) == limit else 0
+    if more > 0:
+        problems.append(f"{more} more finished run-steps have no execution log entry")
+    return problems

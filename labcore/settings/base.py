@@ -170,10 +170,19 @@ LABCORE_EXECUTOR_MAX_POLL_SECONDS = env_float("LABCORE_EXECUTOR_MAX_POLL_SECONDS
 # or expired connection is still closed after the task that saw it (labcore/celery.py).
 LABCORE_WORKER_DB_CONN_MAX_AGE = int(os.environ.get("LABCORE_WORKER_DB_CONN_MAX_AGE", 300))
 CELERY_DB_REUSE_MAX = 100_000
+# --- Log anchors (docs/execution-logs.md): the chain head is recorded this often. ----------
+LABCORE_LOG_ANCHOR_INTERVAL_SECONDS = env_float("LABCORE_LOG_ANCHOR_INTERVAL_SECONDS", 300.0)
+# Optional: a file (on storage the database's owner cannot rewrite) each anchor is appended to.
+LABCORE_LOG_ANCHOR_FILE = os.environ.get("LABCORE_LOG_ANCHOR_FILE", "")
+
 CELERY_BEAT_SCHEDULE = {
     "executor-recover": {
         "task": "workflows.tasks.executor_recover",
         "schedule": LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS,
+    },
+    "execution-log-anchor": {
+        "task": "executionlogs.tasks.log_anchor",
+        "schedule": LABCORE_LOG_ANCHOR_INTERVAL_SECONDS,
     },
 }
 
@@ -283,3 +292,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LABCORE_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgtrigger": {"level": "WARNING"}},
 }
+
+# --- Electronic signatures (docs/compliance.md) -------------------------------------------
+# Wrong signing passwords allowed within the window before signing is locked for the window.
+LABCORE_SIGNATURE_MAX_FAILURES = int(os.environ.get("LABCORE_SIGNATURE_MAX_FAILURES", "3"))
+LABCORE_SIGNATURE_LOCKOUT_SECONDS = env_float("LABCORE_SIGNATURE_LOCKOUT_SECONDS", 900.0)
+# A protocol is published only with an approved signature by someone other than its author.
+LABCORE_PUBLISH_REQUIRES_APPROVAL = env_bool("LABCORE_PUBLISH_REQUIRES_APPROVAL", False)
+# A completed run counts as released only with a reviewed signature over its current record.
+LABCORE_RELEASE_REQUIRES_REVIEW = env_bool("LABCORE_RELEASE_REQUIRES_REVIEW", False)

@@ -21,10 +21,12 @@ from django.db.models import Count, Prefetch
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
+from accounts.roles import EDIT_DEFINITIONS
 from devices.models import ActionType, Device
 from labcore.admin_history import AuditHistoryAdminMixin
 from labcore.exceptions import ApplicationError
 from workflows.admin import protocol_views
+from workflows.admin.signing import sign_view
 from workflows.choices import WindowPolicy
 from workflows.conditions import METRICS, OPERATORS
 from workflows.durations import duration_format, duration_parse
@@ -421,6 +423,11 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
             ),
             path("<int:pk>/export/", view(protocol_views.export_view(self)), name="workflows_protocol_export"),
             path("<int:pk>/run/", view(protocol_views.run_view(self)), name="workflows_protocol_run"),
+            path(
+                "<int:pk>/sign/",
+                view(sign_view(self, kind="protocol", capability=EDIT_DEFINITIONS)),
+                name="workflows_protocol_sign",
+            ),
             *super().get_urls(),
         ]
 

@@ -5,9 +5,12 @@ that forbids the action is reported as a message per workflow, never a 500.
 """
 
 from django.contrib import admin, messages
+from django.urls import path
 from django.utils.html import format_html
 
+from accounts.roles import RUN_WORKFLOWS
 from labcore.exceptions import ApplicationError
+from workflows.admin.signing import report_view, sign_view
 from workflows.choices import RunStepStatus
 from workflows.models import RunStep, Workflow, WorkflowEvent
 from workflows.selectors import Progress, run_steps_for_progress, workflow_progress
@@ -157,6 +160,18 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["start", "pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/report/", view(report_view(self)), name="workflows_workflow_report"),
+            path(
+                "<int:pk>/sign/",
+                view(sign_view(self, kind="workflow", capability=RUN_WORKFLOWS)),
+                name="workflows_workflow_sign",
+            ),
+            *super().get_urls(),
+        ]
 
     def get_queryset(self, request):
         # Progress from one prefetch for the whole page (invariant 8), not one query per row.

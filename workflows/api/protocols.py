@@ -10,6 +10,7 @@ from accounts.roles import EDIT_DEFINITIONS
 from labcore.api.pagination import cursor_pagination
 from samples.api.serializers import flat_errors
 from workflows.api.protocol_serializers import ProjectSerializer, ProtocolSerializer, ProtocolWriteSerializer
+from workflows.api.records import SignaturesMixin
 from workflows.choices import ProtocolStatus
 from workflows.models import Protocol
 from workflows.selectors import project_list, protocol_list
@@ -58,7 +59,7 @@ def _valid(payload: ProtocolWriteSerializer) -> ProtocolWriteSerializer:
     return payload
 
 
-class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
+class ProtocolViewSet(SignaturesMixin, viewsets.ReadOnlyModelViewSet):
     """Protocol versions with their steps and actions. Drafts are editable; published ones are frozen (409)."""
 
     serializer_class = ProtocolSerializer
@@ -70,7 +71,9 @@ class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
         "partial_update": EDIT_DEFINITIONS,
         "publish": EDIT_DEFINITIONS,
         "new_version": EDIT_DEFINITIONS,
+        "signatures_create": EDIT_DEFINITIONS,
     }
+    signature_record = "protocol"
 
     def get_queryset(self):
         return protocol_list()

@@ -7,19 +7,21 @@ from accounts.roles import RUN_WORKFLOWS
 from labcore.api.pagination import cursor_pagination
 from workflows.api.creation import WorkflowCreateSerializer, workflow_create_from_request
 from workflows.api.lifecycle import WorkflowLifecycleMixin
+from workflows.api.records import WorkflowReportMixin
 from workflows.api.serializers import WorkflowEventSerializer, WorkflowSerializer
 from workflows.selectors import workflow_events, workflow_list
 
 EventPagination = cursor_pagination("id")
 
 
-class WorkflowViewSet(WorkflowLifecycleMixin, viewsets.ReadOnlyModelViewSet):
+class WorkflowViewSet(WorkflowLifecycleMixin, WorkflowReportMixin, viewsets.ReadOnlyModelViewSet):
     """Workflows with their samples and run-steps."""
 
     serializer_class = WorkflowSerializer
     pagination_class = cursor_pagination("-created_at", "-id")
     filterset_fields = ["status", "mode", "protocol"]
-    required_capabilities = {"create": RUN_WORKFLOWS}
+    required_capabilities = {"create": RUN_WORKFLOWS, "signatures_create": RUN_WORKFLOWS}
+    signature_record = "workflow"
 
     def get_queryset(self):
         return workflow_list()

@@ -16,48 +16,13 @@ from labcore.exceptions import ApplicationError, ConflictError
 from labcore.validators import unstorable_json_paths
 from workflows.choices import ProtocolStatus
 from workflows.models import Project, Protocol
-from workflows.selectors import protocol_list
+from workflows.protocol_document import FORMAT, FORMAT_VERSION, protocol_export
 from workflows.services.protocols import project_create, protocol_create, protocol_publish
-from workflows.step_timing import step_timing_of, steps_timing_errors
+from workflows.step_timing import steps_timing_errors
 
-FORMAT = "labcore.protocol"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT", "FORMAT_VERSION", "protocol_documents", "protocol_export", "protocol_import"]
+
 VERSION_PATTERN = re.compile(r"^(\d{1,9})\.(\d{1,9})$")
-
-
-def _seconds_or_count(value):
-    """Whole seconds as integers (``43200``, not ``43200.0``): the document is read by people."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def protocol_export(protocol: Protocol) -> dict:
-    """The JSON document of one protocol version (reads through the selector: constant queries)."""
-    protocol = protocol_list().get(pk=protocol.pk)
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "project": {"name": protocol.project.name, "description": protocol.project.description},
-        "name": protocol.name,
-        "version": protocol.version,
-        "status": protocol.status,
-        "description": protocol.description,
-        "steps": [
-            {
-                "name": step.name,
-                "description": step.description,
-                **{field: _seconds_or_count(value) for field, value in step_timing_of(step).items()},
-                "actions": [
-                    {
-                        "action_type": action.action_type.name,
-                        "parameters": action.parameters,
-                        "device": action.device_id,
-                    }
-                    for action in step.actions.all()
-                ],
-            }
-            for step in protocol.steps.all()
-        ],
-    }
 
 
 def _document_check(document) -> tuple[int, int]:

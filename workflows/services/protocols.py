@@ -23,6 +23,7 @@ from labcore.exceptions import ApplicationError, ConflictError
 from labcore.locking import lock_row
 from workflows.choices import ProtocolStatus
 from workflows.models import Action, Project, Protocol, Step
+from workflows.records import protocol_approval_problem
 from workflows.step_timing import STEP_TIMING_FIELDS, step_timing_of, step_timing_values, steps_timing_errors
 
 EDITABLE_PROTOCOL_FIELDS = ("name", "description", "version_major", "version_minor")
@@ -208,6 +209,12 @@ def protocol_publish(*, protocol: Protocol, user=None) -> Protocol:
     problems = protocol_problems(protocol)
     if problems:
         raise ApplicationError(f"protocol {protocol} cannot be published: " + ", ".join(problems), fields=problems)
+    # Under the protocol lock, so no edit slips in between the approval check and the freeze.
+    unapproved = protocol_approval_problem(protocol)
+    if unapproved:
+        raise ConflictError(
+            f"protocol {protocol} cannot be published: {unapproved}", fields={"signatures": [unapproved]}
+        )
     protocol.status = ProtocolStatus.PUBLISHED
     protocol.published_at = timezone.now()
     protocol.save(update_fields=["status", "published_at", "updated_at"])

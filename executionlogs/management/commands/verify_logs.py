@@ -8,7 +8,8 @@ from executionlogs.verification import chain_verify
 class Command(BaseCommand):
     help = (
         "Re-hash every execution log entry in order and name the first one that does not verify "
-        "(altered, or after a removed entry). Exits 1 if the chain is broken."
+        "(altered, or after a removed entry); check every anchor (a chain cut short of one names the missing "
+        "range) and that every finished run-step has its entry. Exits 1 on any problem."
     )
 
     def add_arguments(self, parser):
@@ -24,17 +25,21 @@ class Command(BaseCommand):
                 self.stderr.write(f"... {report.checked} entries verified")
 
         report = chain_verify(chunk_size=options["chunk_size"], progress=progress)
-        if not report.ok:
-            raise CommandError(
+        failures = []
+        if report.broken_id is not None:
+            failures.append(
                 f"Execution log entry #{report.broken_id} does not verify: {report.reason}. "
                 f"{report.checked} entries before it verified."
             )
+        failures.extend(f"{problem[0].upper()}{problem[1:]}." for problem in report.problems)
+        if failures:
+            raise CommandError("\n".join(failures))
         if report.head_id is None:
             self.stdout.write("The execution log is empty; nothing to verify.")
             return
         self.stdout.write(
             self.style.SUCCESS(
-                f"OK: {report.checked} execution log entries verified. "
+                f"OK: {report.checked} execution log entries verified, {report.anchors_checked} anchors. "
                 f"Chain head: entry #{report.head_id}, hash {report.head_hash}"
             )
         )
