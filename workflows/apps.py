@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from devices.workflow_rules import workflow_rules_register
+from labcore.health import health_check_register
 from workflows.choices import FINISHED_WORKFLOW_STATUSES
 
 
@@ -14,6 +15,7 @@ class WorkflowsConfig(AppConfig):
         from workflows import signals  # noqa: F401 - connects the executor's receivers
         from workflows.remaining_work import remaining_work_seconds
         from workflows.schedule import planned_wait_seconds
+        from workflows.services.heartbeat import worker_heartbeat_check
 
         # devices sits below workflows and cannot import it: hand it what it needs to know.
         workflow_rules_register(
@@ -21,3 +23,5 @@ class WorkflowsConfig(AppConfig):
             remaining_work_seconds=remaining_work_seconds,
             planned_wait_seconds=planned_wait_seconds,
         )
+        # labcore sits below every app: the executor tells /health how to see its workers.
+        health_check_register("worker", worker_heartbeat_check)

@@ -6,7 +6,7 @@ from celery.signals import worker_ready
 from django.dispatch import receiver
 
 from devices.signals import workflow_devices_granted
-from workflows.services.enqueue import EXECUTOR_RECOVER, WORKFLOW_GRANTED, send_now
+from workflows.services.enqueue import EXECUTOR_RECOVER, WORKER_HEARTBEAT, WORKFLOW_GRANTED, send_now
 
 logger = logging.getLogger(__name__)
 
@@ -22,5 +22,6 @@ def recover_at_worker_start(sender=None, **kwargs):
     """A worker that starts may be replacing one that died mid-action: scan for lost dispatches now."""
     try:
         send_now(EXECUTOR_RECOVER)
+        send_now(WORKER_HEARTBEAT)  # seen at once, not only at the first beat
     except Exception:  # the beat scan will catch up; a broker hiccup must not stop the worker
         logger.exception("could not enqueue the start-up recovery scan")

@@ -139,7 +139,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     # Redis re-delivers an unacknowledged task after this many seconds; it must outlast the
     # longest single dispatch (long hardware actions are polled, not held, see executor).
-    else {"visibility_timeout": int(os.environ.get("LABCORE_VISIBILITY_TIMEOUT", 3600))}
+    else {
+        "visibility_timeout": int(os.environ.get("LABCORE_VISIBILITY_TIMEOUT", 3600)),
+        # A Redis that does not answer (rather than refusing) must not hang a publish forever.
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+    }
 )
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -150,6 +155,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Ride out broker outages (issue 15, item 1): reconnect with backoff forever (Celery's default
+# gives up after 100 tries and the worker exits), and retry a channel error too.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
+# An action in flight when the broker goes away finishes and is recorded (in the database); its
+# message cannot be acknowledged on the lost connection, so it is delivered again later and the
+# idempotent task does nothing. Cancelling it instead would abandon hardware mid-action.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # --- Executor (docs/executor.md) -------------------------------------------------------------
 # A step still dispatching this long after its ActionType timeout lost its worker.
@@ -169,10 +183,23 @@ LABCORE_EXECUTOR_MAX_POLL_SECONDS = env_float("LABCORE_EXECUTOR_MAX_POLL_SECONDS
 # or expired connection is still closed after the task that saw it (labcore/celery.py).
 LABCORE_WORKER_DB_CONN_MAX_AGE = int(os.environ.get("LABCORE_WORKER_DB_CONN_MAX_AGE", 300))
 CELERY_DB_REUSE_MAX = 100_000
+# Worker heartbeat (docs/executor.md): beat sends it this often, a worker stamps the database;
+# /health reports the worker dead past the stale limit, and fails on it only when required.
+LABCORE_WORKER_HEARTBEAT_SECONDS = env_float("LABCORE_WORKER_HEARTBEAT_SECONDS", 10.0)
+LABCORE_HEALTH_WORKER_STALE_SECONDS = env_float(
+    "LABCORE_HEALTH_WORKER_STALE_SECONDS", max(30.0, 3 * LABCORE_WORKER_HEARTBEAT_SECONDS)
+)
+LABCORE_HEALTH_REQUIRE_WORKER = env_bool("LABCORE_HEALTH_REQUIRE_WORKER", False)
 CELERY_BEAT_SCHEDULE = {
     "executor-recover": {
         "task": "workflows.tasks.executor_recover",
         "schedule": LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS,
+    },
+    "worker-heartbeat": {
+        "task": "workflows.tasks.worker_heartbeat",
+        "schedule": LABCORE_WORKER_HEARTBEAT_SECONDS,
+        # A heartbeat that waited out an outage in the queue would claim a liveness it never had.
+        "options": {"expires": LABCORE_WORKER_HEARTBEAT_SECONDS},
     },
 }
 

@@ -2,6 +2,7 @@ from workflows.models.campaigns import Campaign
 from workflows.models.definitions import Action, Project, Protocol, Step
 from workflows.models.events import AppendOnlyEventError, WorkflowEvent
 from workflows.models.runs import RunStep, RunUnit, Workflow, WorkflowSample
+from workflows.models.workers import WorkerHeartbeat
 
 __all__ = [
     "Action",
@@ -13,6 +14,7 @@ __all__ = [
     "RunUnit",
     "Step",
     "Workflow",
+    "WorkerHeartbeat",
     "WorkflowEvent",
     "WorkflowSample",
 ]

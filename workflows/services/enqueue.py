@@ -24,6 +24,7 @@ WORKFLOW_ADVANCE = "workflows.tasks.workflow_advance"
 RUN_STEP_POLL = "workflows.tasks.run_step_poll"
 WORKFLOW_GRANTED = "workflows.tasks.workflow_granted"
 EXECUTOR_RECOVER = "workflows.tasks.executor_recover"
+WORKER_HEARTBEAT = "workflows.tasks.worker_heartbeat"
 
 
 def _send(name: str, args: list, countdown: float = 0) -> None:
