@@ -177,6 +177,9 @@ LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS = env_float("LABCORE_EXECUTOR_MAX_BACKOFF_S
 # cap: a countdown must stay well below the Redis visibility timeout or it would be redelivered.
 LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS = env_float("LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS", 5.0)
 LABCORE_EXECUTOR_MAX_POLL_SECONDS = env_float("LABCORE_EXECUTOR_MAX_POLL_SECONDS", 60.0)
+# A result the device returned while the database was away (a restart) is recorded again with
+# backoff for this long before the step is left to the recovery scan (unknown, an operator).
+LABCORE_EXECUTOR_RECORD_RETRY_SECONDS = env_float("LABCORE_EXECUTOR_RECORD_RETRY_SECONDS", 60.0)
 # Worker processes keep their database connection this long (seconds) instead of reconnecting
 # for every task: an action is a few milliseconds of SQL, a new connection costs more than that.
 # Celery's Django fix-up would close it after every task unless DB_REUSE_MAX is set; a broken
