@@ -36,7 +36,7 @@ class WorkflowCreateSerializer(serializers.Serializer):
         required=False,
         default="normal",
         error_messages=PRIORITY_ERRORS,
-        help_text="For protocol workflows.",
+        help_text="What it queues at for its devices (both shapes).",
     )
     mode = serializers.ChoiceField(
         choices=WorkflowMode.values,
@@ -99,5 +99,6 @@ def workflow_create_from_request(*, data: dict, user) -> Workflow:
         samples=samples,
         step_names=data["steps"],
         mode=data.get("mode", WorkflowMode.MANUAL),
+        priority=Priority.from_name(data["priority"]),
         user=user,
     )
