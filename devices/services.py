@@ -35,6 +35,7 @@ from devices.handoff import (
     booking_service,
     bookings_create,
     bookings_release,
+    device_lost_later,
     devices_lock,
     ensure_workflow_can_hold,
     entries_resolve,
@@ -93,6 +94,7 @@ def booking_release(*, device: Device, workflow, user=None, reason: str = "") ->
         raise ConflictError(message, fields={"workflow_id": [message]})
     bookings_release([booking], user=user, reason=reason or "released")
     hand_off([device.pk])
+    device_lost_later(booking, reason=reason or "released")
     return booking
 
 
@@ -278,6 +280,7 @@ def device_force_release(*, device: Device, user, reason: str, workflow=None) ->
     booking = holders[0]
     bookings_release([booking], user=user, reason=f"force-released: {reason}")
     hand_off([device.pk])
+    device_lost_later(booking, reason=f"force-released: {reason}")
     return booking
 
 

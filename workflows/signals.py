@@ -5,8 +5,9 @@ import logging
 from celery.signals import worker_ready
 from django.dispatch import receiver
 
-from devices.signals import workflow_devices_granted
+from devices.signals import workflow_device_lost, workflow_devices_granted
 from workflows.services.enqueue import EXECUTOR_RECOVER, WORKER_HEARTBEAT, WORKFLOW_GRANTED, send_now
+from workflows.services.execution import workflow_manual_device_lost
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +16,12 @@ logger = logging.getLogger(__name__)
 def start_granted_workflow(sender, workflow_id, **kwargs):
     """Sent on commit of the hand-off: start the queued workflow in a task (never in the releaser)."""
     send_now(WORKFLOW_GRANTED, workflow_id)
+
+
+@receiver(workflow_device_lost, dispatch_uid="workflows.pause_manual_run_that_lost_its_device")
+def pause_manual_run_that_lost_its_device(sender, workflow_id, device_id, reason, **kwargs):
+    """Sent on commit of a release from outside the run: a manual run that lost its device pauses."""
+    workflow_manual_device_lost(workflow_id=workflow_id, device_id=device_id, reason=reason)
 
 
 @worker_ready.connect(dispatch_uid="workflows.recover_at_worker_start")

@@ -301,6 +301,9 @@ LABCORE_ADAPTERS = {
 }
 # How long a row lock may be waited for before the request becomes a 409.
 LABCORE_LOCK_TIMEOUT_MS = int(os.environ.get("LABCORE_LOCK_TIMEOUT_MS", 5000))
+# A device held by a workflow that is still "created" (never started: a manual run handed the
+# device by a release) is given back after this long by the recovery scan; 0 never.
+LABCORE_UNSTARTED_BOOKING_SECONDS = env_float("LABCORE_UNSTARTED_BOOKING_SECONDS", 300.0)
 # Wait-time estimate: what a booking holder with no run-steps (a manual booking) is assumed to need.
 LABCORE_WAIT_FALLBACK_SECONDS = env_float("LABCORE_WAIT_FALLBACK_SECONDS", 60.0)
 

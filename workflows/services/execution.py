@@ -216,6 +216,19 @@ def workflow_granted_start(*, workflow_id: int) -> Workflow | None:
 
 
 @transaction.atomic
+def workflow_manual_device_lost(*, workflow_id: int, device_id: str, reason: str) -> Workflow | None:
+    """A running manual workflow whose device was released from outside (a ``release`` request,
+    a force-release) pauses: it can execute nothing, and ``complete`` must not pass over steps it
+    could never run. ``resume`` books the device again. Auto runs pause at their next claim."""
+    workflow = workflow_lock(workflow_id)
+    if workflow is None or workflow.mode != WorkflowMode.MANUAL or workflow.status != WorkflowStatus.RUNNING:
+        return None
+    if Booking.objects.active().filter(workflow_id=workflow.pk, device_id=device_id).exists():
+        return None  # booked again meanwhile
+    return transitions.workflow_pause(workflow, by=Actor.of(), reason=f"lost {device_id}: {reason}")
+
+
+@transaction.atomic
 def workflow_pause(*, workflow: Workflow, user=None, via: str = "", reason: str = "") -> Workflow:
     """Pause a running workflow; the action in flight (if any) finishes, no next one starts."""
     workflow = _locked(workflow)
@@ -240,6 +253,8 @@ def workflow_resume(*, workflow: Workflow, user=None, via: str = "") -> Workflow
     by = Actor.of(user, via=via)
     # The operator resuming after an on_failure=pause failure is the decision to try it again.
     transitions.steps_retry_failed(workflow, by=by)
+    if workflow.mode == WorkflowMode.MANUAL:
+        _manual_device_rebook(workflow, user=user)
     if workflow.mode == WorkflowMode.AUTO and not _devices_reacquire(workflow, by=by):
         # Its devices are kept while paused; only a force-release takes one away. Then it
         # waits in the queue like any other request and the grant starts it again.
@@ -248,6 +263,14 @@ def workflow_resume(*, workflow: Workflow, user=None, via: str = "") -> Workflow
     if workflow.mode == WorkflowMode.AUTO:
         advance_later(workflow.pk)
     return workflow
+
+
+def _manual_device_rebook(workflow: Workflow, *, user) -> None:
+    """A manual run paused for losing its device books it again on resume (409 if it is busy, as
+    at start): it resumes holding what it acts on or not at all."""
+    device = workflow.device or (workflow_device_set(workflow) or [None])[0]
+    if device is not None and not Booking.objects.active().filter(workflow=workflow, device=device).exists():
+        booking_create(device=device, workflow=workflow, user=user)
 
 
 def _devices_reacquire(workflow: Workflow, *, by: Actor) -> bool:
