@@ -213,7 +213,13 @@ CELERY_BEAT_SCHEDULE = {
 # --- Cache: Redis when the broker is Redis (throttling shares it), else local memory. --------
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL,
+            # A Redis that does not answer costs a request at most this long (throttling then
+            # fails open), rather than hanging it.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if CELERY_BROKER_URL.startswith("redis")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
