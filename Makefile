@@ -33,13 +33,13 @@ run: seed
 	echo "  token:   $$TOKEN"; \
 	echo "  try:     curl -H 'Authorization: Bearer $$TOKEN' http://localhost:$(PORT)/api/devices"; \
 	echo ""; \
-	LABCORE_MOCK_HARDWARE=1 $(BIN)/celery -A labcore worker --beat --loglevel=INFO --concurrency=2 \
+	LABCORE_MOCK_HARDWARE=1 $(BIN)/celery -A labcore worker --beat --loglevel=INFO --concurrency=2 --without-gossip --without-mingle \
 		--schedule=.data/celerybeat-schedule & WORKER=$$!; \
 	trap "kill $$WORKER 2>/dev/null; wait $$WORKER 2>/dev/null" EXIT INT TERM; \
 	LABCORE_MOCK_HARDWARE=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 worker: install
-	$(BIN)/celery -A labcore worker --loglevel=INFO
+	$(BIN)/celery -A labcore worker --loglevel=INFO --without-gossip --without-mingle
 
 beat: install
 	$(BIN)/celery -A labcore beat --loglevel=INFO --schedule=.data/celerybeat-schedule

@@ -19,7 +19,7 @@ from django.utils import timezone
 from devices.choices import BookingStatus, DeviceStatus, Priority, QueueEntryStatus
 from devices.models import Booking, Device, QueueEntry
 from devices.querysets import NO_DEADLINE, waiting_ahead_count
-from devices.signals import workflow_devices_granted
+from devices.signals import workflow_device_lost, workflow_devices_granted
 from devices.workflow_rules import finished_workflow_statuses
 from labcore.exceptions import ApplicationError, ConflictError
 from labcore.locking import lock_conflicts_as_409, lock_row, lock_rows
@@ -304,6 +304,22 @@ def request_grant_if_ready(request_id) -> bool:
     entries_resolve(entries, QueueEntryStatus.GRANTED)
     transaction.on_commit(lambda: send_granted(workflow_id))
     return True
+
+
+def device_lost_later(booking: Booking, *, reason: str) -> None:
+    """Tell the holder's app, once this commits, that ``booking`` was taken from its workflow."""
+    workflow_id, device_id = booking.workflow_id, booking.device_id
+
+    def send() -> None:
+        # After commit, robustly, like the grant: the release has happened whatever a receiver does.
+        for receiver, result in workflow_device_lost.send_robust(
+            sender=Booking, workflow_id=workflow_id, device_id=device_id, reason=reason
+        ):
+            if isinstance(result, Exception):
+                logger.error("workflow_device_lost receiver %r failed for workflow %s", receiver, workflow_id,
+                             exc_info=result)  # fmt: skip
+
+    transaction.on_commit(send)
 
 
 def send_granted(workflow_id: int) -> None:

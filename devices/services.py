@@ -28,13 +28,14 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
-from devices.choices import DeviceStatus, QueueEntryStatus
+from devices.choices import DeviceStatus, Priority, QueueEntryStatus
 from devices.handoff import (
     LOWEST_PRIORITY,
     OUT_OF_SERVICE,
     booking_service,
     bookings_create,
     bookings_release,
+    device_lost_later,
     devices_lock,
     ensure_workflow_can_hold,
     entries_resolve,
@@ -93,6 +94,7 @@ def booking_release(*, device: Device, workflow, user=None, reason: str = "") ->
         raise ConflictError(message, fields={"workflow_id": [message]})
     bookings_release([booking], user=user, reason=reason or "released")
     hand_off([device.pk])
+    device_lost_later(booking, reason=reason or "released")
     return booking
 
 
@@ -109,18 +111,50 @@ def queue_entry_create(*, device: Device, workflow, priority: int) -> QueueEntry
         Booking.objects.active().filter(device_id=device.pk, workflow_id=workflow.pk).first()
         or QueueEntry.objects.waiting().filter(device_id=device.pk, workflow_id=workflow.pk).first()
     )
-    if existing:
+    deadline = NO_DEADLINE
+    if isinstance(existing, QueueEntry) and existing.priority != priority:
+        # Asked again at another priority: a more urgent request moves up, as if it had arrived
+        # now at that priority (its old entry withdrawn, so the queue keeps the record).
+        _queue_entry_move_check(existing, priority=priority)
+        entries_resolve([existing], QueueEntryStatus.WITHDRAWN)
+        deadline = existing.deadline
+    elif existing:
         existing.created = False
         return existing
     slots = slots_read([device.pk])
-    if first_blocker(slots, workflow_id=workflow.pk, priority=priority) is None:
+    if first_blocker(slots, workflow_id=workflow.pk, priority=priority, deadline=deadline) is None:
         result = bookings_create(slots, [device.pk], workflow.pk)[0]
     else:
         result = QueueEntry.objects.create(
-            device_id=device.pk, workflow_id=workflow.pk, priority=priority, request_id=uuid.uuid4()
+            device_id=device.pk, workflow_id=workflow.pk, priority=priority, deadline=deadline, request_id=uuid.uuid4()
         )
     result.created = True
     return result
+
+
+def _queue_entry_move_check(entry: QueueEntry, *, priority: int) -> None:
+    """Refuse (409, saying how) what moving ``entry`` to ``priority`` cannot do in place.
+
+    A lower priority would give up a place others may be counting on, and may free the device
+    for them: that is a withdrawal and a new request, which the client can make explicitly. A
+    request for several devices moves as one or not at all (its entries keep one order on every
+    device, see docs/decisions.md), so it is withdrawn and queued again whole.
+    """
+    names = {member.value: member.label for member in Priority}
+    how = f"withdraw it (DELETE /api/devices/{entry.device_id}/queue/{entry.pk}) and queue again"
+    if priority > entry.priority:
+        raise ConflictError(
+            f"workflow {entry.workflow_id} already waits for {entry.device_id} at {names[entry.priority]}; "
+            f"to wait at {names[priority]}, {how}",
+            fields={"priority": [f"already queued at {names[entry.priority]}"]},
+        )
+    others = QueueEntry.objects.waiting().filter(request_id=entry.request_id).exclude(pk=entry.pk)
+    if others.exists():
+        raise ConflictError(
+            f"workflow {entry.workflow_id} waits for {entry.device_id} as part of a request for several devices; "
+            f"to raise its priority, {how} for them all",
+            fields={"priority": [f"already queued at {names[entry.priority]} with other devices"]},
+        )
 
 
 @booking_service
@@ -246,6 +280,7 @@ def device_force_release(*, device: Device, user, reason: str, workflow=None) ->
     booking = holders[0]
     bookings_release([booking], user=user, reason=f"force-released: {reason}")
     hand_off([device.pk])
+    device_lost_later(booking, reason=f"force-released: {reason}")
     return booking
 
 

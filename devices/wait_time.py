@@ -8,7 +8,8 @@ capacity 1 that is the holder's remaining work plus the plans of everyone ahead.
 
 Each run-step costs the median measured latency of its action type on its device in the
 execution log when there is history (successful dispatches), else its ActionType's
-``estimated_duration_seconds``. A workflow that has no run-steps at all (a booking made by hand
+``estimated_duration_seconds`` (scaled like the mock's latency with mock hardware:
+``estimated_action_seconds``). A workflow that has no run-steps at all (a booking made by hand
 through the original API) counts ``LABCORE_WAIT_FALLBACK_SECONDS`` (default 60). The estimate is
 0 only when a slot is free for the asker now (capacity 1: a free device nobody waits for); else
 it is never less than 1 s. Method and caveats: docs/booking.md. The remaining work of a workflow
@@ -19,17 +20,30 @@ it is never less than 1 s. Method and caveats: docs/booking.md. The remaining wo
 import heapq
 
 from django.conf import settings
+from django.db.models import Q
 
 from devices.choices import Priority
 from devices.models import Booking, Device
 from devices.selectors import device_queue
 from devices.workflow_rules import planned_wait_seconds, remaining_work_seconds
+from labcore.exceptions import ApplicationError
 
 MINIMUM_BUSY_WAIT_SECONDS = 1.0
 
 
 def fallback_seconds() -> float:
     return float(getattr(settings, "LABCORE_WAIT_FALLBACK_SECONDS", 60.0))
+
+
+def estimated_action_seconds(action_type) -> float:
+    """What one action of ``action_type`` is expected to take when its device has no history:
+    its ``estimated_duration_seconds`` (what the real instrument takes), or with mock hardware
+    that duration scaled as the mock scales its latency (``LABCORE_MOCK_LATENCY_SCALE`` times
+    ``LABCORE_TIME_SCALE``), since that is how long the mock will really take."""
+    seconds = action_type.estimated_duration_seconds
+    if settings.LABCORE_MOCK_HARDWARE:
+        seconds *= settings.LABCORE_MOCK_LATENCY_SCALE * settings.LABCORE_TIME_SCALE
+    return seconds
 
 
 def earliest_slot_seconds(*, capacity: int, holding: list[float], ahead: list[float]) -> float:
@@ -41,6 +55,15 @@ def earliest_slot_seconds(*, capacity: int, holding: list[float], ahead: list[fl
     for seconds in ahead:
         heapq.heappush(slots, heapq.heappop(slots) + seconds)
     return slots[0]
+
+
+def _may_use(workflow, device: Device) -> bool:
+    """Whether ``workflow`` could ever wait for ``device``: a run-step on it, or an unpinned one of
+    its kind (booked on any free device of the kind), or no run-steps at all (a booking made by
+    hand through the original API may name any device)."""
+    steps = workflow.run_steps.all()  # the reverse relation: devices does not import workflows
+    on_device = Q(device=device) | Q(pinned=False, action_type__device_kind=device.kind)
+    return steps.filter(on_device).exists() or not steps.exists()
 
 
 def wait_time_estimate(*, device: Device, workflow=None) -> dict:
@@ -60,6 +83,11 @@ def wait_time_estimate(*, device: Device, workflow=None) -> dict:
     if workflow is not None and workflow.pk in holders:
         return result | {"holder_workflow_id": workflow.pk, "position": 0, "estimated_wait_seconds": 0.0}
     own = next((entry for entry in entries if workflow and entry.workflow_id == workflow.pk), None)
+    if workflow is not None and own is None and not _may_use(workflow, device):
+        raise ApplicationError(
+            f"workflow {workflow.pk} does not use {device.pk}; it waits for no such device",
+            fields={"workflow_id": [f"workflow {workflow.pk} has no step that runs on {device.pk}"]},
+        )
     if own:
         ahead = entries[: entries.index(own)]
     else:
@@ -80,4 +108,4 @@ def wait_time_estimate(*, device: Device, workflow=None) -> dict:
     return result | {"position": len(ahead) + 1, "queued": own is not None, "estimated_wait_seconds": round(seconds, 3)}
 
 
-__all__ = ["earliest_slot_seconds", "fallback_seconds", "wait_time_estimate"]
+__all__ = ["earliest_slot_seconds", "estimated_action_seconds", "fallback_seconds", "wait_time_estimate"]

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from devices.workflow_rules import workflow_rules_register
+from labcore.health import health_check_register
 from workflows.choices import FINISHED_WORKFLOW_STATUSES
 
 
@@ -16,6 +17,7 @@ class WorkflowsConfig(AppConfig):
         from workflows.remaining_work import remaining_work_seconds
         from workflows.schedule import planned_wait_seconds
         from workflows.selectors import run_step_log_coverage_problems
+        from workflows.services.heartbeat import worker_heartbeat_check
 
         # devices sits below workflows and cannot import it: hand it what it needs to know.
         workflow_rules_register(
@@ -25,3 +27,5 @@ class WorkflowsConfig(AppConfig):
         )
         # executionlogs sits below workflows: verify_logs learns of run-steps through this hook.
         coverage_check_register(run_step_log_coverage_problems)
+        # labcore sits below every app: the executor tells /health how to see its workers.
+        health_check_register("worker", worker_heartbeat_check)

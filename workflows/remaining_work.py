@@ -2,7 +2,8 @@
 
 Each remaining run-step (pending, or in flight less the time already spent) costs the median
 measured latency of its action type on its device in the execution log when there is history
-(successful dispatches), else its ActionType's ``estimated_duration_seconds``; a workflow with
+(successful dispatches), else its ActionType's ``estimated_duration_seconds`` (scaled as the mock
+scales latency with mock hardware, ``devices.wait_time.estimated_action_seconds``); a workflow with
 no run-steps at all counts ``LABCORE_WAIT_FALLBACK_SECONDS``. It reads run-steps and the
 execution log, both above devices, so workflows provides it to devices.wait_time
 (registered in WorkflowsConfig.ready through devices.workflow_rules).
@@ -11,7 +12,7 @@ execution log, both above devices, so workflows provides it to devices.wait_time
 from django.db.models import Aggregate, FloatField, Q
 from django.utils import timezone
 
-from devices.wait_time import fallback_seconds
+from devices.wait_time import estimated_action_seconds, fallback_seconds
 from executionlogs.choices import LogStatus
 from executionlogs.models import ExecutionLog
 from workflows.choices import IN_FLIGHT_STEP_STATUSES, RunStepStatus
@@ -65,7 +66,8 @@ def remaining_work_seconds(workflow_ids: list[int]) -> dict[int, float]:
         has_steps.add(step.workflow_id)
         if step.status not in REMAINING_STEP_STATUSES:
             continue
-        cost = medians.get((step.action_type.name, step.device_id), step.action_type.estimated_duration_seconds)
+        measured = medians.get((step.action_type.name, step.device_id))
+        cost = measured if measured is not None else estimated_action_seconds(step.action_type)
         started = step.started_at or step.dispatched_at
         if step.status in IN_FLIGHT_STEP_STATUSES and started:
             cost = max(0.0, cost - (now - started).total_seconds())

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from devices.choices import DeviceStatus
 from devices.models import Booking, Device
+from devices.wait_time import estimated_action_seconds
 from workflows.choices import DONE_STEP_STATUSES, IN_FLIGHT_STEP_STATUSES, WorkflowMode, WorkflowStatus
 from workflows.growth import run_forecast_hours, runs_growth
 from workflows.models import RunStep, RunUnit, Workflow
@@ -45,11 +46,12 @@ class Slot:
 
 
 def _step_seconds(steps: list[RunStep], medians: dict) -> float:
-    """Estimated seconds of ``steps``: measured medians (already real time), else scaled estimates."""
+    """Estimated seconds of ``steps``: measured medians (already real time), else the estimates
+    scaled as the mock hardware scales its latency (the same rule as the wait-time estimate)."""
     total = 0.0
     for step in steps:
         measured = medians.get((step.action_type.name, step.device_id))
-        total += measured if measured is not None else scaled_seconds(step.action_type.estimated_duration_seconds)
+        total += measured if measured is not None else estimated_action_seconds(step.action_type)
     return total
 
 

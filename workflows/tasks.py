@@ -11,6 +11,7 @@ from celery import shared_task
 
 from labcore.exceptions import ConflictError
 from workflows.services.execution import run_step_poll_run, workflow_action_run, workflow_granted_start
+from workflows.services.heartbeat import worker_heartbeat_record
 from workflows.services.recovery import executor_recover as recover
 
 RETRY = {"autoretry_for": (ConflictError,), "retry_backoff": 1, "retry_jitter": True, "max_retries": 5}
@@ -38,3 +39,9 @@ def workflow_granted(workflow_id: int) -> None:
 def executor_recover() -> dict:
     """Periodic (beat) and start-up scan for dispatches lost with their worker; see recovery.py."""
     return recover()
+
+
+@shared_task(bind=True, ignore_result=True)
+def worker_heartbeat(self) -> None:
+    """Periodic (beat) and at worker start-up: stamp the worker that runs it as alive (/health)."""
+    worker_heartbeat_record(hostname=self.request.hostname or "unknown")

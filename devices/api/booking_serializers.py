@@ -6,6 +6,8 @@ from devices.choices import Priority
 from devices.models import Booking, QueueEntry
 
 PRIORITY_NAMES = [member.label for member in Priority]  # urgent, normal, low: the serve order
+# Every priority field of the API answers a bad value the same way, listing the allowed ones.
+PRIORITY_ERRORS = {"invalid_choice": f'"{{input}}" is not a priority; use one of: {", ".join(PRIORITY_NAMES)}.'}
 
 
 class WorkflowRefSerializer(serializers.Serializer):
@@ -20,7 +22,7 @@ class QueueRequestSerializer(WorkflowRefSerializer):
     priority = serializers.ChoiceField(
         choices=PRIORITY_NAMES,
         required=False,
-        error_messages={"invalid_choice": f'"{{input}}" is not a priority; use one of: {", ".join(PRIORITY_NAMES)}.'},
+        error_messages=PRIORITY_ERRORS,
     )
 
 

@@ -5,6 +5,9 @@ with an offset, which costs more the more rows share a timestamp and can repeat 
 is inserted inside a tie. Here the cursor holds the whole key of the last row sent and the next
 page is ``WHERE (started_at, id) > (cursor) ORDER BY started_at, id LIMIT n``: one index range
 scan, the same cost on page 1 and page 1,000, and no duplicates or gaps while rows arrive.
+
+``?ordering=`` picks the direction by the first field (``-started_at``: newest first); the
+whole key follows it, so the same index serves both directions (scanned backwards).
 """
 
 import base64
@@ -32,13 +35,30 @@ class KeysetCursorPagination(BasePagination):
     max_page_size = 500
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
+    ordering_query_param = "ordering"
+
+    def ordering_choices(self) -> list[str]:
+        first = self.ordering[0].lstrip("-")
+        return [first, f"-{first}"]
+
+    def is_descending(self, request) -> bool:
+        asked = request.query_params.get(self.ordering_query_param)
+        if not asked:
+            return self.ordering[0].startswith("-")
+        if asked not in self.ordering_choices():
+            choices = " or ".join(self.ordering_choices())
+            raise ApplicationError(
+                f"Cannot order by {asked!r}; use {choices}.",
+                fields={self.ordering_query_param: [f"use {choices}"]},
+            )
+        return asked.startswith("-")
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.base_url = request.build_absolute_uri()
         size = self.get_page_size(request)
         fields = [name.lstrip("-") for name in self.ordering]
-        descending = self.ordering[0].startswith("-")
+        descending = self.is_descending(request)
         position, self.reverse = self.decode_cursor(request, queryset.model, fields)
         # Walking backwards (a "previous" link) flips the order; the page is put right after.
         walk_descending = descending != self.reverse
@@ -137,6 +157,14 @@ class KeysetCursorPagination(BasePagination):
                 "in": "query",
                 "description": f"Number of results per page (default {self.page_size}, at most {self.max_page_size}).",
                 "schema": {"type": "integer"},
+            },
+            {
+                "name": self.ordering_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Order by {self.ordering_choices()[0]}, ascending or (with a leading -) descending "
+                f"(default {self.ordering[0]}).",
+                "schema": {"type": "string", "enum": self.ordering_choices()},
             },
         ]
 

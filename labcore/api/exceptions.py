@@ -11,6 +11,9 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooMa
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
+from kombu.exceptions import OperationalError as BrokerUnreachable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -31,7 +34,13 @@ ERROR_CODES = {
     409: "conflict",
     415: "unsupported_media_type",
     429: "throttled",
+    503: "unavailable",
 }
+# A backing service (the broker, the cache) that cannot be reached: the client should try again
+# later, so 503 with Retry-After, never a 500. Writes that only enqueue a task do not get here
+# (workflows.services.enqueue drops the send and the recovery scan sends it later).
+SERVICE_UNREACHABLE = (BrokerUnreachable, RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER_SECONDS = 30
 
 
 def error_body(error: str, detail: str, fields: dict | None = None) -> dict:
@@ -60,6 +69,14 @@ def _unique_violation_body(exc: IntegrityError) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, SERVICE_UNREACHABLE):
+        set_rollback()
+        response = Response(
+            error_body(ERROR_CODES[503], f"A backing service is unreachable ({type(exc).__name__}); try again later."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.error, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, IntegrityError) and getattr(exc.__cause__, "sqlstate", None) == UNIQUE_VIOLATION:

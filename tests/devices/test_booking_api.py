@@ -273,3 +273,28 @@ def test_wait_time_queries_do_not_grow_with_the_queue(api_client):
     many = queries_for(lambda: api_client.get(path, {"workflow_id": asking.pk}))
     assert few == many
     assert api_client.get(path, {"workflow_id": asking.pk}).json()["position"] == 31
+
+
+def test_queueing_again_at_a_higher_priority_moves_the_request_up(api_client):
+    device = DeviceFactory()
+    booking_create(device=device, workflow=WorkflowFactory())
+    ahead, workflow = WorkflowFactory(), WorkflowFactory()
+    queue_entry_create(device=device, workflow=ahead, priority=Priority.NORMAL)
+    path = f"/api/devices/{device.pk}/queue"
+    first = api_client.post(path, {"workflow_id": workflow.pk, "priority": "normal"}, format="json").json()
+    assert first["position"] == 2
+    raised = api_client.post(path, {"workflow_id": workflow.pk, "priority": "urgent"}, format="json")
+    assert raised.status_code == 201
+    body = raised.json()
+    assert body["outcome"] == "queued" and body["position"] == 1 and body["entry"]["priority"] == "urgent"
+    assert QueueEntry.objects.get(pk=first["entry"]["id"]).status == "withdrawn"
+
+
+def test_queueing_again_at_a_lower_priority_is_a_409_saying_how(api_client):
+    device, workflow = DeviceFactory(), WorkflowFactory()
+    booking_create(device=device, workflow=WorkflowFactory())
+    path = f"/api/devices/{device.pk}/queue"
+    api_client.post(path, {"workflow_id": workflow.pk, "priority": "urgent"}, format="json")
+    response = api_client.post(path, {"workflow_id": workflow.pk, "priority": "low"}, format="json")
+    assert response.status_code == 409
+    assert "withdraw it" in response.json()["detail"] and set(response.json()["fields"]) == {"priority"}

@@ -95,8 +95,12 @@ def test_queueing_the_same_workflow_twice_makes_no_duplicate():
     booking_create(device=device, workflow=WorkflowFactory())
     workflow = WorkflowFactory()
     first = queue_entry_create(device=device, workflow=workflow, priority=Priority.LOW)
-    second = queue_entry_create(device=device, workflow=workflow, priority=Priority.URGENT)
+    second = queue_entry_create(device=device, workflow=workflow, priority=Priority.LOW)
     assert first.pk == second.pk and first.created and not second.created
+    assert QueueEntry.objects.waiting().count() == 1
+    # Raised to urgent it moves (a new entry replaces the old one): still one waiting request.
+    raised = queue_entry_create(device=device, workflow=workflow, priority=Priority.URGENT)
+    assert raised.pk != first.pk and raised.priority == Priority.URGENT
     assert QueueEntry.objects.waiting().count() == 1
 
 

@@ -8,10 +8,18 @@ from django.utils import timezone
 from devices.choices import Priority
 from devices.services import booking_create, queue_entry_create
 from devices.wait_time import wait_time_estimate
+from labcore.exceptions import ApplicationError
 from tests.factories import ActionTypeFactory, DeviceFactory, ExecutionLogFactory, RunStepFactory, WorkflowFactory
 from workflows.choices import RunStepStatus
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def instrument_durations(settings):
+    """Estimates as the real instruments take them (the test settings' mock runs at scale 0)."""
+    settings.LABCORE_MOCK_LATENCY_SCALE = 1.0
+    settings.LABCORE_TIME_SCALE = 1.0
 
 
 def planned_workflow(device, durations, status=RunStepStatus.PENDING, action_type=None):
@@ -114,3 +122,31 @@ def test_a_shared_device_with_a_slot_left_is_zero():
     booking_create(device=device, workflow=holder)
     assert wait_time_estimate(device=device, workflow=WorkflowFactory())["estimated_wait_seconds"] == 0
     assert wait_time_estimate(device=device, workflow=holder)["position"] == 0
+
+
+def test_with_mock_hardware_a_device_with_no_history_is_estimated_at_the_mock_latency_scale(settings):
+    settings.LABCORE_MOCK_HARDWARE = True
+    settings.LABCORE_MOCK_LATENCY_SCALE = 0.02
+    settings.LABCORE_TIME_SCALE = 0.5
+    device = DeviceFactory()
+    holder = planned_workflow(device, [164, 36])  # what the instruments take: 200 s
+    booking_create(device=device, workflow=holder)
+    asking = planned_workflow(device, [10])
+    assert wait_time_estimate(device=device, workflow=asking)["estimated_wait_seconds"] == pytest.approx(2.0)
+
+
+def test_without_mock_hardware_the_estimate_is_the_instruments_own(settings):
+    settings.LABCORE_MOCK_HARDWARE = False
+    settings.LABCORE_MOCK_LATENCY_SCALE = 0.02
+    device = DeviceFactory()
+    booking_create(device=device, workflow=planned_workflow(device, [164, 36]))
+    asking = planned_workflow(device, [10])
+    assert wait_time_estimate(device=device, workflow=asking)["estimated_wait_seconds"] == pytest.approx(200)
+
+
+def test_a_device_the_workflow_does_not_use_is_a_400_naming_the_workflow():
+    used, other = DeviceFactory(), DeviceFactory(kind="incubator")
+    workflow = planned_workflow(used, [10])
+    with pytest.raises(ApplicationError) as refused:
+        wait_time_estimate(device=other, workflow=workflow)
+    assert set(refused.value.fields) == {"workflow_id"}

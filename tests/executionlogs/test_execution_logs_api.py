@@ -215,3 +215,18 @@ def test_the_fast_serializer_renders_what_drf_would(device):
         fast = ExecutionLogSerializer(stored).data
         generic = serializers.ModelSerializer.to_representation(ExecutionLogSerializer(), stored)
         assert dict(fast) == dict(generic)
+
+
+@pytest.mark.django_db
+def test_ordering_minus_started_at_lists_newest_first_across_pages(api_client, device):
+    append_logs(device, 12)
+    newest_first = list(ExecutionLog.objects.order_by("-started_at", "-id").values_list("id", flat=True))
+    assert walk(api_client, "/api/execution-logs", {"ordering": "-started_at", "page_size": 5}) == newest_first
+    assert walk(api_client, f"/api/execution-logs/{device.pk}", {"ordering": "-started_at"}) == newest_first
+
+
+@pytest.mark.django_db
+def test_an_unknown_ordering_is_400_naming_it(api_client):
+    response = api_client.get("/api/execution-logs", {"ordering": "latency_ms"})
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"ordering": ["use started_at or -started_at"]}

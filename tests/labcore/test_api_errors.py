@@ -1,6 +1,10 @@
 """Every API error is JSON ``{"error", "detail", "fields"?}`` with the right status."""
 
 import pytest
+from kombu.exceptions import OperationalError as BrokerUnreachable
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from labcore.api.exceptions import exception_handler
 
 
 @pytest.mark.django_db
@@ -67,3 +71,11 @@ def test_an_api_path_that_matches_no_route_is_a_json_404(api_client):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("unreachable", [BrokerUnreachable("broker down"), RedisConnectionError("cache down")])
+def test_an_unreachable_broker_or_cache_is_503_with_retry_after_not_500(unreachable):
+    response = exception_handler(unreachable, {})
+    assert response.status_code == 503
+    assert response.data["error"] == "unavailable"
+    assert int(response["Retry-After"]) > 0

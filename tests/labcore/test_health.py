@@ -4,11 +4,16 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
+from django.utils import timezone
 
+from labcore.celery import app as celery_app
 from tests.utils import test_database_url
+from workflows.models import WorkerHeartbeat
 
 ROOT = Path(__file__).resolve().parents[2]
 # A port on loopback where nothing listens: a genuinely unreachable service, not a mock.
@@ -60,3 +65,36 @@ def test_health_is_503_naming_the_broker_when_it_is_down():
     )
     assert result["status"] == 503
     assert set(result["body"]["failed"]) == {"broker"}
+
+
+@pytest.mark.django_db
+@override_settings(LABCORE_HEALTH_REQUIRE_WORKER=True)
+def test_health_is_503_naming_the_worker_when_required_and_no_heartbeat_is_recent(client):
+    WorkerHeartbeat.objects.create(hostname="w1@lab", seen_at=timezone.now() - timedelta(minutes=5))
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert set(response.json()["failed"]) == {"worker"}
+    assert response.json()["failed"]["worker"]["worker"] == "w1@lab"
+
+
+@pytest.mark.django_db
+@override_settings(LABCORE_HEALTH_REQUIRE_WORKER=True)
+def test_health_is_200_when_required_and_a_worker_beat_recently(client):
+    WorkerHeartbeat.objects.create(hostname="w1@lab", seen_at=timezone.now())
+    assert client.get("/health").json() == {"status": "healthy"}
+
+
+@pytest.mark.django_db
+def test_health_reports_a_dead_worker_in_detail_without_failing_when_not_required(client):
+    response = client.get("/health?detail=1")
+    assert response.status_code == 200
+    assert response.json()["checks"]["worker"] == {
+        "ok": False,
+        "detail": {"alive": False, "worker": None, "seconds_since_heartbeat": None},
+    }
+
+
+def test_celery_reconnects_to_the_broker_forever():
+    # Celery's default gives up after 100 tries and the worker exits (issue 15, item 1).
+    assert celery_app.conf.broker_connection_retry is True
+    assert celery_app.conf.broker_connection_max_retries is None

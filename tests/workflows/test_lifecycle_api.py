@@ -189,3 +189,44 @@ def test_execute_step_refuses_a_device_the_workflow_no_longer_holds(api_client, 
     response = api_client.post(f"/api/workflows/{holder}/execute-step")
     assert response.status_code == 409, "dispatched to a device booked by another workflow (invariant 1)"
     assert not ExecutionLog.objects.filter(workflow_id=holder).exists()
+
+
+def test_a_manual_run_whose_device_is_released_pauses_and_resume_books_it_again(
+    api_client, demo_lab, django_capture_on_commit_callbacks
+):
+    run = manual_create(api_client, "loses its device", "SAMPLE001", steps=("pipette_transfer", "dispense_reagent"))
+    assert api_client.post(f"/api/workflows/{run}/start").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        released = api_client.post("/api/devices/liquid-handler-1/release", {"workflow_id": run}, format="json")
+    assert released.status_code == 200
+    detail = api_client.get(f"/api/workflows/{run}").json()
+    assert detail["status"] == "paused" and "lost liquid-handler-1" in detail["status_reason"]
+    # It cannot be completed over steps it could never run while it holds nothing.
+    assert api_client.post(f"/api/workflows/{run}/complete").status_code == 409
+    assert api_client.post(f"/api/workflows/{run}/resume").json()["workflow"]["status"] == "running"
+    assert Booking.objects.active().filter(workflow_id=run, device_id="liquid-handler-1").exists()
+    assert api_client.post(f"/api/workflows/{run}/execute-step").status_code == 200
+
+
+def test_a_device_handed_to_a_workflow_never_started_is_given_back_after_the_limit(
+    api_client, demo_lab, settings, django_capture_on_commit_callbacks
+):
+    settings.LABCORE_UNSTARTED_BOOKING_SECONDS = 60
+    holder = manual_create(api_client, "holder", "SAMPLE001")
+    idle = manual_create(api_client, "never started", "SAMPLE002")
+    waiting = manual_create(api_client, "waiting", "SAMPLE003")
+    assert api_client.post(f"/api/workflows/{holder}/start").status_code == 200
+    for queued in (idle, waiting):
+        body = {"workflow_id": queued, "priority": "normal"}
+        assert api_client.post("/api/devices/liquid-handler-1/queue", body, format="json").status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api_client.post(f"/api/workflows/{holder}/complete").status_code == 200
+    granted = Booking.objects.active().get(device_id="liquid-handler-1")
+    assert granted.workflow_id == idle  # handed on to a workflow that is still "created"
+    executor_recover()
+    assert Booking.objects.active().get(device_id="liquid-handler-1").workflow_id == idle  # within the limit
+    Booking.objects.filter(pk=granted.pk).update(booked_at=granted.booked_at - timedelta(seconds=61))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert executor_recover()["given_back"] == 1
+    assert Booking.objects.active().get(device_id="liquid-handler-1").workflow_id == waiting
+    assert "not started within 60 s" in Booking.objects.get(pk=granted.pk).release_reason

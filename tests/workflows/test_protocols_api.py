@@ -43,6 +43,20 @@ def test_protocols_filter_by_status_and_name(api_client):
 
 
 @pytest.mark.django_db
+def test_protocols_filter_by_part_of_the_name_or_a_search(api_client):
+    registry_make()
+    protocol_make(1, name="MSC passage P3 -> P4")
+    feed = protocol_make(1, name="Feed")
+    Protocol.objects.filter(pk=feed.pk).update(description="Medium change for MSC plates")
+
+    def names(params):
+        return [p["name"] for p in api_client.get("/api/protocols", params).json()["results"]]
+
+    assert names({"name__contains": "passage"}) == ["MSC passage P3 -> P4"]
+    assert sorted(names({"search": "msc"})) == ["Feed", "MSC passage P3 -> P4"]
+
+
+@pytest.mark.django_db
 def test_a_draft_is_created_and_its_graph_replaced(api_client):
     registry_make()
     project = ProjectFactory()

@@ -43,7 +43,8 @@ def entries(api_client, **params):
     return response.json()["results"]
 
 
-def test_the_schedule_shows_what_ran_and_what_is_planned_at_its_due_time(api_client, imaging):
+def test_the_schedule_shows_what_ran_and_what_is_planned_at_its_due_time(api_client, imaging, settings):
+    settings.LABCORE_MOCK_LATENCY_SCALE = 1.0  # plan with the instruments' own durations
     run = protocol_run(imaging, name="A")
     workflow_start(workflow=run)
     workflow_action_run(workflow_id=run.pk)  # Image: done now; "Image again" due in an hour

@@ -103,3 +103,26 @@ def test_creating_needs_the_run_workflows_capability(demo_lab):
     body = {"name": "x", "device_id": "liquid-handler-1", "steps": ["pipette_transfer"]}
     assert client.post("/api/workflows", body, format="json").status_code == 403
     assert not Workflow.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_bad_priority_is_a_400_listing_the_allowed_values(api_client, demo_lab):
+    response = api_client.post(
+        "/api/workflows",
+        {"name": "Run", "protocol": 1, "sample_barcodes": ["SAMPLE001"], "priority": "highest"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"]["priority"] == ['"highest" is not a priority; use one of: urgent, normal, low.']
+
+
+@pytest.mark.django_db
+def test_a_priority_given_with_the_step_list_shape_is_kept(api_client, demo_lab):
+    response = api_client.post(
+        "/api/workflows",
+        {"name": "Rush", "device_id": "liquid-handler-1", "steps": ["pipette_transfer"], "priority": "urgent"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["priority"] == "urgent"
+    assert Workflow.objects.get(pk=response.json()["id"]).get_priority_display() == "urgent"

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import request_via
 from accounts.roles import RUN_WORKFLOWS
+from devices.api.booking_serializers import PRIORITY_ERRORS, PRIORITY_NAMES
 from devices.choices import Priority
 from labcore.api.pagination import cursor_pagination
 from labcore.exceptions import ApplicationError
@@ -46,7 +47,9 @@ class CampaignCreateSerializer(serializers.Serializer):
         max_length=MAX_PLATES,
         help_text="Plate barcodes: one run per plate, on its samples in well order.",
     )
-    priority = serializers.ChoiceField(choices=[p.label for p in Priority], required=False, default="normal")
+    priority = serializers.ChoiceField(
+        choices=PRIORITY_NAMES, required=False, default="normal", error_messages=PRIORITY_ERRORS
+    )
 
 
 class StatusCountsSerializer(serializers.Serializer):

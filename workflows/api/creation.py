@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from devices.api.booking_serializers import PRIORITY_ERRORS, PRIORITY_NAMES
 from devices.choices import Priority
 from devices.models import Device
 from labcore.exceptions import ApplicationError
@@ -31,7 +32,11 @@ class WorkflowCreateSerializer(serializers.Serializer):
         min_value=1, max_value=BIGINT_MAX, required=False, help_text="Id of a published protocol."
     )
     priority = serializers.ChoiceField(
-        choices=[p.label for p in Priority], required=False, default="normal", help_text="For protocol workflows."
+        choices=PRIORITY_NAMES,
+        required=False,
+        default="normal",
+        error_messages=PRIORITY_ERRORS,
+        help_text="What it queues at for its devices (both shapes).",
     )
     mode = serializers.ChoiceField(
         choices=WorkflowMode.values,
@@ -94,5 +99,6 @@ def workflow_create_from_request(*, data: dict, user) -> Workflow:
         samples=samples,
         step_names=data["steps"],
         mode=data.get("mode", WorkflowMode.MANUAL),
+        priority=Priority.from_name(data["priority"]),
         user=user,
     )

@@ -1,6 +1,7 @@
 """/api/projects and /api/protocols: read with nested steps and actions, edit drafts, publish, version."""
 
 import django_filters
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -45,11 +46,21 @@ class ProjectViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 class ProtocolFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(help_text="Exact name.")
     name_contains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    # Django's spelling of the same filter, which integrators try first.
+    name__contains = django_filters.CharFilter(
+        field_name="name", lookup_expr="icontains", help_text="Name contains (case-insensitive)."
+    )
+    search = django_filters.CharFilter(
+        method="search_filter", help_text="Name or description contains (case-insensitive)."
+    )
     status = django_filters.ChoiceFilter(choices=ProtocolStatus.choices)
 
     class Meta:
         model = Protocol
         fields = ["name", "status", "project"]
+
+    def search_filter(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
 
 
 def _valid(payload: ProtocolWriteSerializer) -> ProtocolWriteSerializer:

@@ -3,6 +3,7 @@ from workflows.models.definitions import Action, Project, Protocol, Step
 from workflows.models.events import AppendOnlyEventError, WorkflowEvent
 from workflows.models.runs import RunStep, RunUnit, Workflow, WorkflowSample
 from workflows.models.signatures import AppendOnlySignatureError, Signature, SignatureFailure
+from workflows.models.workers import WorkerHeartbeat
 
 __all__ = [
     "Action",
@@ -17,6 +18,7 @@ __all__ = [
     "SignatureFailure",
     "Step",
     "Workflow",
+    "WorkerHeartbeat",
     "WorkflowEvent",
     "WorkflowSample",
 ]

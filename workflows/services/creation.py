@@ -176,10 +176,15 @@ def workflow_create_from_steps(
     samples: Sequence[Sample],
     step_names: list[str],
     mode: str = WorkflowMode.MANUAL,
+    priority: int = Priority.NORMAL,
     user=None,
 ) -> Workflow:
-    """The original API's workflow: named steps (action types) run one after another on one device."""
+    """The original API's workflow: named steps (action types) run one after another on one device.
+
+    ``priority`` is what it queues at (the original API had none; given, it is kept, not dropped)."""
     _mode_check(mode)
+    if priority not in Priority.values:
+        raise ApplicationError(f"unknown priority {priority!r}", fields={"priority": ["urgent, normal or low"]})
     samples = _samples_check(samples)
     if not step_names:
         raise ApplicationError("a workflow needs at least one step", fields={"steps": ["must not be empty"]})
@@ -199,5 +204,5 @@ def workflow_create_from_steps(
         )
         for step_name in step_names
     ]
-    workflow = Workflow(name=name, device=device, mode=mode, priority=Priority.NORMAL, created_by=user)
+    workflow = Workflow(name=name, device=device, mode=mode, priority=priority, created_by=user)
     return _workflow_write(workflow=workflow, samples=samples, run_steps=run_steps)

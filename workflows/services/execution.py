@@ -7,11 +7,13 @@ row: an action in flight finishes and is recorded, and the next action boundary 
 state (invariant 4). ``user`` and ``via`` (e.g. "token ci-bot") name who did it in the events.
 """
 
+import contextlib
+import logging
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from devices.models import Booking, Device
@@ -34,22 +36,55 @@ from workflows.services.transitions import Actor, run_step_describe, workflow_lo
 
 POLL_EARLY_TOLERANCE_SECONDS = 1.0
 RECORD_ATTEMPTS = 4
+RECORD_RECONNECT_FIRST_DELAY_SECONDS = 0.25
+RECORD_RECONNECT_MAX_DELAY_SECONDS = 5.0
+# What a database restart or a dropped connection looks like to Django (lock timeouts and
+# deadlocks never get here: labcore.locking turns them into ConflictError).
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+
+logger = logging.getLogger(__name__)
 
 
 def action_record_retrying(**kwargs) -> RunStep | None:
-    """``action_record``, tried again briefly if the workflow row is locked past the lock timeout.
+    """``action_record``, tried again while the workflow row is locked or the database is away.
 
     The device has already acted: giving up here would leave the step dispatching until the
-    recovery scan marks it unknown, so a short wait for the lock is the better trade.
+    recovery scan marks it unknown and an operator has to decide. So a lock held past the lock
+    timeout is waited out briefly (4 tries), and a database that cannot be reached (a restart,
+    a failover) is tried again with a fresh connection and backoff (0.25 s doubling to 5 s) for
+    up to ``LABCORE_EXECUTOR_RECORD_RETRY_SECONDS``; then the error is raised and the recovery
+    scan takes over as before. Trying again is safe even if a lost COMMIT had gone through: the
+    record applies only while the step carries this attempt id and is in flight.
     """
-    for attempt in range(RECORD_ATTEMPTS):
+    conflicts = 0
+    delay = RECORD_RECONNECT_FIRST_DELAY_SECONDS
+    deadline = time.monotonic() + settings.LABCORE_EXECUTOR_RECORD_RETRY_SECONDS
+    while True:
         try:
             return action_record(**kwargs)
         except ConflictError:
-            if attempt == RECORD_ATTEMPTS - 1:
+            conflicts += 1
+            if conflicts == RECORD_ATTEMPTS:
                 raise
-            time.sleep(0.2 * 2**attempt)
-    return None
+            time.sleep(0.2 * 2 ** (conflicts - 1))
+        except DATABASE_UNREACHABLE as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning(
+                "database unreachable recording run-step %s (%s); trying again in %.2f s",
+                kwargs.get("run_step_id"),
+                exc,
+                delay,
+            )
+            _connection_drop()
+            time.sleep(delay)
+            delay = min(delay * 2, RECORD_RECONNECT_MAX_DELAY_SECONDS)
+
+
+def _connection_drop() -> None:
+    """Forget a broken connection so the next try opens a new one (Django would reuse it)."""
+    with contextlib.suppress(DATABASE_UNREACHABLE):  # closing a dead connection may fail too
+        connection.close()
 
 
 # --- auto mode: one action per Celery task ---------------------------------------------------------
@@ -181,6 +216,19 @@ def workflow_granted_start(*, workflow_id: int) -> Workflow | None:
 
 
 @transaction.atomic
+def workflow_manual_device_lost(*, workflow_id: int, device_id: str, reason: str) -> Workflow | None:
+    """A running manual workflow whose device was released from outside (a ``release`` request,
+    a force-release) pauses: it can execute nothing, and ``complete`` must not pass over steps it
+    could never run. ``resume`` books the device again. Auto runs pause at their next claim."""
+    workflow = workflow_lock(workflow_id)
+    if workflow is None or workflow.mode != WorkflowMode.MANUAL or workflow.status != WorkflowStatus.RUNNING:
+        return None
+    if Booking.objects.active().filter(workflow_id=workflow.pk, device_id=device_id).exists():
+        return None  # booked again meanwhile
+    return transitions.workflow_pause(workflow, by=Actor.of(), reason=f"lost {device_id}: {reason}")
+
+
+@transaction.atomic
 def workflow_pause(*, workflow: Workflow, user=None, via: str = "", reason: str = "") -> Workflow:
     """Pause a running workflow; the action in flight (if any) finishes, no next one starts."""
     workflow = _locked(workflow)
@@ -205,6 +253,8 @@ def workflow_resume(*, workflow: Workflow, user=None, via: str = "") -> Workflow
     by = Actor.of(user, via=via)
     # The operator resuming after an on_failure=pause failure is the decision to try it again.
     transitions.steps_retry_failed(workflow, by=by)
+    if workflow.mode == WorkflowMode.MANUAL:
+        _manual_device_rebook(workflow, user=user)
     if workflow.mode == WorkflowMode.AUTO and not _devices_reacquire(workflow, by=by):
         # Its devices are kept while paused; only a force-release takes one away. Then it
         # waits in the queue like any other request and the grant starts it again.
@@ -213,6 +263,14 @@ def workflow_resume(*, workflow: Workflow, user=None, via: str = "") -> Workflow
     if workflow.mode == WorkflowMode.AUTO:
         advance_later(workflow.pk)
     return workflow
+
+
+def _manual_device_rebook(workflow: Workflow, *, user) -> None:
+    """A manual run paused for losing its device books it again on resume (409 if it is busy, as
+    at start): it resumes holding what it acts on or not at all."""
+    device = workflow.device or (workflow_device_set(workflow) or [None])[0]
+    if device is not None and not Booking.objects.active().filter(workflow=workflow, device=device).exists():
+        booking_create(device=device, workflow=workflow, user=user)
 
 
 def _devices_reacquire(workflow: Workflow, *, by: Actor) -> bool:

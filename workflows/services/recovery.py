@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from devices.models import Booking, QueueEntry
+from devices.services import booking_release
 from executionlogs.choices import Cause, LogStatus
 from executionlogs.services import execution_log_create
 from labcore.exceptions import ApplicationError, ConflictError, NotFound
@@ -131,12 +132,45 @@ def executor_recover(*, now=None) -> dict:
     granted = queued_workflows_granted(now=now)
     for workflow_id in granted:
         send_now(WORKFLOW_GRANTED, workflow_id)
+    given_back = unstarted_holders_release(now=now)
     return {
         "recovered": sum(1 for step in recovered if step is not None),
         "repolled": len(overdue_polls),
         "advanced": len(stalled),
         "granted": len(granted),
+        "given_back": given_back,
     }
+
+
+def unstarted_holders_release(*, now) -> int:
+    """Give back devices held by workflows never started within ``LABCORE_UNSTARTED_BOOKING_SECONDS``.
+
+    A hand-off (or a direct ``book``) can give a device to a workflow that is still ``created``
+    (a manual run queued through the original API): nothing runs, and without a limit it would
+    hold the device for ever while others wait. Past the limit its booking is released, with the
+    reason, and the device handed on; starting it later books again (or answers 409). 0 turns it off.
+    """
+    limit = settings.LABCORE_UNSTARTED_BOOKING_SECONDS
+    if not limit:
+        return 0
+    stale = (
+        Booking.objects.active()
+        .filter(workflow__status=WorkflowStatus.CREATED, booked_at__lt=now - timedelta(seconds=limit))
+        .select_related("device", "workflow")
+        .order_by("device_id")
+    )
+    released = 0
+    for booking in stale:
+        try:
+            booking_release(
+                device=booking.device,
+                workflow=booking.workflow,
+                reason=f"workflow {booking.workflow_id} was not started within {limit:g} s; handed on",
+            )
+            released += 1
+        except ConflictError:  # released or started meanwhile, or its lock is busy: next scan
+            continue
+    return released
 
 
 def queued_workflows_granted(*, now) -> list[int]:
