@@ -30,3 +30,9 @@ def test_swagger_ui_is_served_by_labcore_not_a_cdn(anonymous_client):
     assert "cdn" not in page.lower() and "jsdelivr" not in page.lower()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_an_unknown_api_path_is_a_json_404_for_a_write_with_a_session_too(client, user):
+    client.force_login(user)  # a session cookie and no CSRF token: still no HTML page
+    response = client.patch("/api/devices/%C2%84/", {"capacity": 2}, content_type="application/json")
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
