@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from devices.choices import DeviceStatus
-from devices.models import Booking, Device, QueueEntry
+from devices.models import Booking, Device
 from executionlogs.choices import Cause, LogStatus
 from executionlogs.models import CellAnalysisResult
 from executionlogs.services import execution_log_create
@@ -215,7 +215,3 @@ def window_violation_log(workflow: Workflow, unit: RunUnit, *, about: RunStep, l
         finished_at=now,
         caused_by=Cause.WORKER,
     )
-
-
-def waiting_entries(workflow: Workflow) -> bool:
-    return QueueEntry.objects.waiting().filter(workflow_id=workflow.pk).exists()
