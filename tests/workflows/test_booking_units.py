@@ -332,9 +332,10 @@ def test_a_window_violation_is_shown_in_the_api_and_on_the_runs_admin_page(lab, 
     assert "missed by 24" in page
 
 
-def test_a_due_unit_is_held_back_rather_than_break_the_window_of_a_unit_ranked_ahead(lab):
+def test_a_due_unit_is_held_back_rather_than_break_the_window_of_a_unit_ranked_ahead(lab, settings):
     """The scheduler core decides the start: a long scan due now would still hold the microscope
     when another run's windowed image becomes due, so it waits (holding nothing) for its turn."""
+    settings.LABCORE_MOCK_LATENCY_SCALE = 1  # the scan's estimate is its real length (0 in tests)
     action_type_make(
         "test.unit_long_scan", device_kind=DeviceKind.MICROSCOPE, estimated_duration_seconds=3600, safe_to_repeat=True
     )
