@@ -7,13 +7,10 @@ from django.db.models.functions import Now
 
 from executionlogs.chain import chain_append
 from executionlogs.choices import Cause, LogStatus
+from labcore.append_only import AppendOnlyError, AppendOnlyModel, AppendOnlyQuerySet
 
 
-class AppendOnlyError(RuntimeError):
-    """Someone tried to change or remove an execution log entry (invariant 6): a programming error."""
-
-
-class ExecutionLogQuerySet(models.QuerySet):
+class ExecutionLogQuerySet(AppendOnlyQuerySet):
     """Refuses every bulk path that would change, remove or bypass the hash chain.
 
     The database trigger installed by migration 0003 (0003_append_only_trigger) refuses UPDATE and DELETE as well; this
@@ -155,17 +152,7 @@ class CellAnalysisResult(models.Model):
         return f"{self.sample_id}: {self.cell_count} cells"
 
 
-class LogAnchorQuerySet(models.QuerySet):
-    """Anchors are append-only like the entries they vouch for (trigger: migration 0006)."""
-
-    def update(self, **kwargs):
-        raise AppendOnlyError("log anchors are never updated")
-
-    def delete(self):
-        raise AppendOnlyError("log anchors are never deleted")
-
-
-class LogAnchor(models.Model):
+class LogAnchor(AppendOnlyModel):
     """The chain head (entry id and hash) as it was at one moment: the end of the log cannot be cut unnoticed.
 
     A chain whose last entries were removed is still a valid chain; only a record of how far it
@@ -178,18 +165,8 @@ class LogAnchor(models.Model):
     anchored_at = models.DateTimeField(db_default=Now())
     anchored_by = models.CharField(max_length=32, help_text="command, beat, or another source")
 
-    objects = LogAnchorQuerySet.as_manager()
-
     class Meta:
         ordering = ["id"]
 
     def __str__(self):
         return f"anchor #{self.pk}: entry #{self.head_id} {self.head_hash[:12]}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError("log anchors are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("log anchors are never deleted")

@@ -3,22 +3,13 @@
 from django.conf import settings
 from django.db import models
 
+from labcore.append_only import AppendOnlyError, AppendOnlyModel
 
-class AppendOnlyEventError(RuntimeError):
-    """Someone tried to change or remove a workflow event: a programming error (invariant 10)."""
-
-
-class WorkflowEventQuerySet(models.QuerySet):
-    """Refuses bulk changes before any SQL is sent; the database trigger refuses them as well."""
-
-    def update(self, **kwargs):
-        raise AppendOnlyEventError("workflow events are never updated")
-
-    def delete(self):
-        raise AppendOnlyEventError("workflow events are never deleted")
+# A change or removal of a workflow event (invariant 10): the shared append-only refusal.
+AppendOnlyEventError = AppendOnlyError
 
 
-class WorkflowEvent(models.Model):
+class WorkflowEvent(AppendOnlyModel):
     """A status change: of the workflow (``run_step`` empty) or of one of its run-steps.
 
     Written only by ``workflows.services.transitions``, in the same transaction as the change,
@@ -40,8 +31,6 @@ class WorkflowEvent(models.Model):
     reason = models.TextField(blank=True)
     at = models.DateTimeField()
 
-    objects = WorkflowEventQuerySet.as_manager()
-
     class Meta:
         ordering = ["workflow_id", "id"]
         indexes = [models.Index(fields=["workflow", "id"], name="workflowevent_history")]
@@ -49,11 +38,3 @@ class WorkflowEvent(models.Model):
     def __str__(self):
         subject = f"step {self.run_step_id}" if self.run_step_id else f"workflow {self.workflow_id}"
         return f"{subject}: {self.from_status or '-'} -> {self.to_status} by {self.by}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise AppendOnlyEventError("workflow events are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyEventError("workflow events are never deleted")

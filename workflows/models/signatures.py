@@ -4,38 +4,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
+from labcore.append_only import AppendOnlyError, AppendOnlyModel
 from workflows.choices import SignatureMeaning
 
-
-class AppendOnlySignatureError(RuntimeError):
-    """Someone tried to change or remove a signature or a failed attempt: a programming error."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    """Refuses bulk changes before any SQL is sent; the database trigger (migration 0011) refuses them as well."""
-
-    def update(self, **kwargs):
-        raise AppendOnlySignatureError("signatures are never updated")
-
-    def delete(self):
-        raise AppendOnlySignatureError("signatures are never deleted")
-
-
-class AppendOnlyModel(models.Model):
-    """Inserted once, never saved again or deleted."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlySignatureError(f"{self._meta.verbose_name_plural} are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlySignatureError(f"{self._meta.verbose_name_plural} are never deleted")
+# The signature tables' refusals are the shared append-only ones (labcore.append_only).
+AppendOnlySignatureError = AppendOnlyError
 
 
 class Signature(AppendOnlyModel):
