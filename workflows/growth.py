@@ -14,6 +14,7 @@ from executionlogs.growth import growth_fit, growth_forecast
 from executionlogs.models import CellAnalysisResult
 from workflows.choices import RunStepStatus
 from workflows.models import RunStep, Workflow, WorkflowSample
+from workflows.selectors import workflow_plate_barcode
 from workflows.services.units import time_scale
 
 DEFAULT_TARGET = 80.0
@@ -116,3 +117,24 @@ def sample_growth(barcode: str, *, target: float = DEFAULT_TARGET) -> dict | Non
     if run is None:
         return None
     return runs_growth([run], target=target)[run.pk].get(barcode)
+
+
+def plates_growth(runs: list[Workflow], *, target: float = DEFAULT_TARGET) -> list[dict]:
+    """Per run (one plate of a campaign): its samples' growth, when the plate reaches ``target``
+    and its samples' mean fitted doubling time (the campaign growth API and ``run_campaign``)."""
+    growth = runs_growth(runs, target=target)
+    plates = []
+    for run in runs:
+        samples = growth.get(run.pk, {})
+        doublings = [g["fit"]["doubling_hours"] for g in samples.values() if g["fit"] is not None]
+        plates.append(
+            {
+                "workflow": run.pk,
+                "plate": workflow_plate_barcode(run),
+                "status": run.status,
+                "forecast_hours": run_forecast_hours(samples) if samples else None,
+                "doubling_hours": round(sum(doublings) / len(doublings), 3) if doublings else None,
+                "samples": list(samples.values()),
+            }
+        )
+    return plates

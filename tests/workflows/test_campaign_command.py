@@ -48,8 +48,13 @@ def test_it_runs_the_first_n_culture_plates_to_completion_and_shows_progress(wor
     lines = out.splitlines()
     assert lines[0].startswith("campaign ") and lines[0].endswith("(Demo): 2 runs started")
     assert "LABCORE_TIME_SCALE=0.5" in err  # the workers' scale is theirs: the command can only warn
-    assert all("devices in use:" in line for line in lines[1:])
-    assert lines[-1].startswith("plates done 2/2 | runs: 2 completed | window violations 0 | steps 4/4")
+    assert all("devices in use:" in line for line in lines[1:-2])
+    assert lines[-3].startswith("plates done 2/2 | runs: 2 completed | window violations 0 | steps 4/4")
+    # The final report: each plate's doubling time (these plates were never imaged).
+    assert lines[-2:] == [
+        "PLATE-01: completed, no growth fit (not imaged enough)",
+        "PLATE-02: completed, no growth fit (not imaged enough)",
+    ]
     runs = Workflow.objects.order_by("id")
     assert [run.name for run in runs] == ["Demo / PLATE-01", "Demo / PLATE-02"]
     assert all(run.status == WorkflowStatus.COMPLETED for run in runs)

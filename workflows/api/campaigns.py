@@ -14,7 +14,7 @@ from labcore.exceptions import ApplicationError
 from workflows.api.creation import BIGINT_MAX
 from workflows.api.growth import TARGET_PARAMETER, SampleGrowthSerializer, growth_target
 from workflows.api.serializers import ProgressSerializer
-from workflows.growth import run_forecast_hours, runs_growth
+from workflows.growth import plates_growth
 from workflows.models import Campaign, Protocol
 from workflows.models.campaigns import CAMPAIGN_NAME_MAX_LENGTH
 from workflows.selectors import (
@@ -170,22 +170,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Per plate (run): each sample's series, fit and forecast, and when the whole plate reaches the target."""
         target = growth_target(request)
         campaign = self.get_object()
-        runs = list(campaign.workflows.all())
-        growth = runs_growth(runs, target=target)
-        plates = []
-        for run in runs:
-            samples = growth.get(run.pk, {})
-            doublings = [g["fit"]["doubling_hours"] for g in samples.values() if g["fit"] is not None]
-            plates.append(
-                {
-                    "workflow": run.pk,
-                    "plate": workflow_plate_barcode(run),
-                    "status": run.status,
-                    "forecast_hours": run_forecast_hours(samples) if samples else None,
-                    "doubling_hours": round(sum(doublings) / len(doublings), 3) if doublings else None,
-                    "samples": list(samples.values()),
-                }
-            )
+        plates = plates_growth(list(campaign.workflows.all()), target=target)
         return Response(CampaignGrowthSerializer({"campaign": campaign.pk, "target": target, "plates": plates}).data)
 
     @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignDetailSerializer})

@@ -22,6 +22,7 @@ from devices.models import Booking
 from labcore.exceptions import ApplicationError
 from samples.models import Plate
 from workflows.choices import FINISHED_WORKFLOW_STATUSES, WorkflowStatus
+from workflows.growth import plates_growth
 from workflows.management.commands.run_workflow import protocol_find
 from workflows.management.lifecycle import command_user
 from workflows.models import Campaign
@@ -97,9 +98,17 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         self.stdout.write(f"campaign {campaign.pk} ({campaign.name}): {campaign.workflows.count()} runs started")
         statuses = self._watch(campaign, interval=options["interval"], timeout=options["timeout"])
+        self._growth_report(campaign)
         if all(status == WorkflowStatus.COMPLETED for status in statuses):
             return
         sys.exit(1 if all(status in FINISHED_WORKFLOW_STATUSES for status in statuses) else 2)
+
+    def _growth_report(self, campaign: Campaign) -> None:
+        """The final report: each plate's fitted doubling time (plates never imaged say so)."""
+        for plate in plates_growth(list(campaign.workflows.order_by("id"))):
+            doubling = plate["doubling_hours"]
+            told = f"doubling {doubling:.1f} h" if doubling is not None else "no growth fit (not imaged enough)"
+            self.stdout.write(f"{plate['plate'] or 'run ' + str(plate['workflow'])}: {plate['status']}, {told}")
 
     def _time_scale_check(self, wanted: float | None) -> None:
         if wanted is None:
