@@ -48,6 +48,21 @@ def database_fresh(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def lab_fresh() -> None:
+    """A new scratch database of DATABASE_URL, migrated and seeded, and the bench's broker db emptied."""
+    database_fresh(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # the bench's own database, never db 0
+
+
 def campaign_run(plates: int, timeout: float) -> dict:
     from samples.models import Plate
     from workflows.choices import FINISHED_WORKFLOW_STATUSES
@@ -155,17 +170,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["LABCORE_TIME_SCALE"] = str(args.time_scale)  # the workers and this process alike
 
-    database_fresh(os.environ["DATABASE_URL"])
-    import django
-
-    django.setup()
-    import redis
-    from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("seed_demo", verbosity=0)
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # the bench's own database (13)
+    lab_fresh()
     if not args.statements_only:
         worker = worker_start(concurrency=args.workers, beat=True)
         try:

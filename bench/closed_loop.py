@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/labcore_bench_closed_loop")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/12")
 
-from bench.campaign import database_fresh  # noqa: E402 - sets the mock-hardware environment too
+from bench.campaign import lab_fresh  # noqa: E402 - sets the mock-hardware environment too
 from bench.executor import worker_start, worker_stop  # noqa: E402
 
 PROTOCOL = "MSC expansion to 80% confluence"
@@ -119,17 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["LABCORE_TIME_SCALE"] = str(args.time_scale)  # the workers and this process alike
 
-    database_fresh(os.environ["DATABASE_URL"])
-    import django
-
-    django.setup()
-    import redis
-    from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("seed_demo", verbosity=0)
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    lab_fresh()
     worker = worker_start(concurrency=args.workers, beat=True)
     try:
         campaign, wall = campaign_run(args.plates, args.timeout)

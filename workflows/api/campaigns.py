@@ -13,12 +13,11 @@ from labcore.api.pagination import cursor_pagination
 from labcore.exceptions import ApplicationError
 from workflows.api.creation import BIGINT_MAX
 from workflows.api.growth import TARGET_PARAMETER, SampleGrowthSerializer, growth_target
-from workflows.api.serializers import ProgressSerializer
+from workflows.api.serializers import ProgressSerializer, progress_data
 from workflows.growth import plates_growth
 from workflows.models import Campaign, Protocol
 from workflows.models.campaigns import CAMPAIGN_NAME_MAX_LENGTH
 from workflows.selectors import (
-    Progress,
     campaign_detail,
     campaign_list,
     campaign_summary,
@@ -26,16 +25,6 @@ from workflows.selectors import (
     workflow_progress,
 )
 from workflows.services.campaigns import MAX_PLATES, campaign_create, plates_by_barcode
-
-
-def progress_data(progress: Progress) -> dict:
-    return {
-        "done": progress.succeeded,
-        "skipped": progress.skipped,
-        "failed": progress.failed,
-        "unknown": progress.unknown,
-        "total": progress.total,
-    }
 
 
 class CampaignCreateSerializer(serializers.Serializer):

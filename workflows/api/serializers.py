@@ -67,6 +67,17 @@ class CurrentActionSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
 
 
+def progress_data(progress) -> dict:
+    """A ``Progress`` as the API shows it (``done`` is succeeded), for runs and campaign summaries."""
+    return {
+        "done": progress.succeeded,
+        "skipped": progress.skipped,
+        "failed": progress.failed,
+        "unknown": progress.unknown,
+        "total": progress.total,
+    }
+
+
 def _current_action(step) -> dict | None:
     if step is None:
         return None
@@ -113,14 +124,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, workflow) -> dict:
-        progress = workflow_progress(workflow)
-        return {
-            "done": progress.succeeded,
-            "skipped": progress.skipped,
-            "failed": progress.failed,
-            "unknown": progress.unknown,
-            "total": progress.total,
-        }
+        return progress_data(workflow_progress(workflow))
 
     @extend_schema_field(CurrentActionSerializer(allow_null=True))
     def get_current_action(self, workflow) -> dict | None:
