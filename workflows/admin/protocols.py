@@ -29,7 +29,7 @@ from workflows.admin import protocol_views
 from workflows.admin.signing import sign_view
 from workflows.choices import WindowPolicy
 from workflows.conditions import METRICS, OPERATORS
-from workflows.durations import duration_format, duration_parse
+from labcore.durations import duration_format, duration_parse
 from workflows.models import Action, Project, Protocol, Step
 from workflows.selectors import protocol_list, protocol_summary, protocol_versions
 from workflows.services.protocols import protocol_ensure_editable, protocol_lock, protocol_positions_normalise
@@ -38,15 +38,6 @@ from workflows.step_timing import STEP_TIMING_FIELDS, steps_timing_errors
 FROZEN_MESSAGE = (
     "This version is published and frozen: edits are refused. Use “New version” to make an editable draft (v{next})."
 )
-
-
-def duration_text(seconds: float) -> str:
-    """``1 h 12 min``, ``4 min 30 s``: how long a protocol should take, for people."""
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{seconds} s" if seconds else ""]
-    return " ".join(p for p in parts if p) or "0 s"
 
 
 def _editing_protocol(request) -> Protocol | None:
@@ -382,7 +373,7 @@ class ProtocolAdmin(AuditHistoryAdminMixin, nested_admin.NestedModelAdmin):
             summary = protocol_summary(protocol)
             extra_context.update(
                 summary=summary,
-                summary_duration=duration_text(summary.estimated_duration_seconds),
+                summary_duration=duration_format(round(summary.estimated_duration_seconds)),
                 versions=versions,
             )
         return super().change_view(request, object_id, form_url, extra_context)

@@ -9,6 +9,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from accounts.roles import RUN_WORKFLOWS
+from labcore.durations import duration_display
 from labcore.exceptions import ApplicationError
 from workflows.admin.signing import report_view, sign_view
 from workflows.choices import RunStepStatus
@@ -71,10 +72,10 @@ class RunStepInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="duration (s)")
+    @admin.display(description="duration")
     def duration(self, run_step):
         if run_step.started_at and run_step.finished_at:
-            return round((run_step.finished_at - run_step.started_at).total_seconds(), 3)
+            return duration_display((run_step.finished_at - run_step.started_at).total_seconds())
         return "-"
 
 

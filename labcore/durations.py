@@ -67,3 +67,12 @@ def duration_format(seconds: float | None) -> str:
         last = parts.pop() if parts and parts[-1].endswith(" s") else "0 s"
         parts.append(f"{int(last.split()[0]) + fraction:.12g} s")
     return " ".join(parts) or "0 s"
+
+
+def duration_display(seconds: float | None) -> str:
+    """A measured duration for a run page: whole seconds (``1 min 23 s``), tenths under 10 s (``2.4 s``)."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f} s"
+    return duration_format(round(seconds))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workflows.durations import duration_format, duration_parse
+from labcore.durations import duration_display, duration_format, duration_parse
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,22 @@ def test_seconds_show_as_people_say_them(seconds, text):
 @pytest.mark.parametrize("seconds", [0, 1, 59, 61, 3599, 86399, 86400, 93600, 259199, 259200, 31536000, 30.1234567])
 def test_formatting_then_parsing_gives_the_same_seconds(seconds):
     assert duration_parse(duration_format(seconds)) == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.04, "0.0 s"), (2.44, "2.4 s"), (83.4, "1 min 23 s"), (3600, "1 h"), (3725.6, "1 h 2 min 6 s"), (None, "")],
+)
+def test_a_measured_duration_reads_in_whole_seconds_past_ten(seconds, text):
+    assert duration_display(seconds) == text
+
+
+def test_the_template_filters_show_instants_to_the_second_and_durations_in_words():
+    from datetime import UTC, datetime, timedelta
+
+    from django.template import Context, Template
+
+    at = datetime(2026, 12, 2, 14, 3, 27, 400000, tzinfo=UTC)
+    page = Template("{% load labcore_format %}{{ at|instant }} | {{ took|duration }} | {% elapsed at end %}")
+    rendered = page.render(Context({"at": at, "took": timedelta(seconds=83), "end": at + timedelta(seconds=61)}))
+    assert rendered == "2026-12-02 14:03:27 | 1 min 23 s | 1 min 1 s"
