@@ -1,110 +1,19 @@
-"""Acceptance: a scientist builds, fixes and publishes a protocol in the admin, in real Chromium.
-
-Debian's ``chromium`` and ``chromium-driver`` drive the admin served by pytest-django's
-live_server. Screenshots of every stage go to ``artifacts/browser/`` (git-ignored). Without
-Chromium the test is skipped on a laptop, and fails under CI=true.
-"""
+"""Acceptance: a scientist builds, fixes and publishes a protocol in the admin, in real Chromium."""
 
 import json
-import os
-import shutil
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
+from tests.e2e.browser_support import Page
 from tests.factories import UserFactory
 from workflows.models import Protocol
-
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "browser"
-WAIT_SECONDS = 15
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def chromium_binary() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def browser():
-    binary = chromium_binary()
-    if binary is None or not CHROMEDRIVER.exists():
-        message = "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1200"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.implicitly_wait(0)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-
-
-class Editor:
-    """Small verbs over the admin's protocol editor, so the test reads like what a person does."""
-
-    def __init__(self, driver, base_url):
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.driver = driver
-        self.base_url = base_url
-        self.wait = WebDriverWait(driver, WAIT_SECONDS)
-        self.shots = 0
-
-    def shot(self, name: str) -> None:
-        self.shots += 1
-        self.driver.save_screenshot(str(SCREENSHOTS / f"{self.shots:02d}-{name}.png"))
-
-    def find(self, css):
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        return self.wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-    def visible(self, css):
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        return self.wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
-
-    def click(self, element) -> None:
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-        element.click()
-
-    def click_to_next_page(self, element) -> None:
-        """Click something that loads a new page, and wait until the old page is gone.
-
-        Without the wait, the next find() can match the old page's element (say its message
-        list) just before the browser replaces it: a stale element, or the old page's text.
-        """
-        from selenium.webdriver.support import expected_conditions as ec
-
-        old_page = self.driver.find_element("tag name", "html")
-        self.click(element)
-        self.wait.until(ec.staleness_of(old_page))
-
-    def login(self, username, password) -> None:
-        self.driver.get(self.base_url + "/admin/login/")
-        self.find("#id_username").send_keys(username)
-        self.find("#id_password").send_keys(password)
-        self.click_to_next_page(self.find("input[type=submit]"))
-        self.find("#user-tools")
-
-    def type_into(self, css, text) -> None:
-        field = self.visible(css)
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
-        field.clear()
-        field.send_keys(text)
+class Editor(Page):
+    """The protocol editor's verbs on top of the generic page ones."""
 
     def add_step(self, index, name) -> None:
         self.click(self.visible(".djn-add-handler.djn-model-workflows-step"))
@@ -172,7 +81,7 @@ def step_names(protocol: Protocol) -> list[str]:
 
 def test_a_scientist_builds_fixes_and_publishes_a_protocol(browser, live_server, demo_lab):
     UserFactory(username="scientist-admin", password="secret-pass", is_staff=True, is_superuser=True)
-    editor = Editor(browser, live_server.url)
+    editor = Editor(browser, live_server.url, name="protocol-editor")
     editor.login("scientist-admin", "secret-pass")
 
     # Build: a draft with two steps and three actions, types chosen through the registry search.

@@ -3,7 +3,7 @@
 import pytest
 
 from samples.models import Plate
-from tests.e2e.test_protocol_editor_browser import Editor, browser  # noqa: F401 - browser is a fixture
+from tests.e2e.browser_support import Page
 from tests.factories import UserFactory
 from workflows.models import Protocol
 from workflows.services.campaigns import campaign_create
@@ -12,7 +12,7 @@ from workflows.services.execution import workflow_action_run
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_device_schedule_shows_what_ran_and_what_is_planned_per_device(browser, live_server, demo_lab):  # noqa: F811
+def test_the_device_schedule_shows_what_ran_and_what_is_planned_per_device(browser, live_server, demo_lab, request):
     protocol = Protocol.objects.get(name="MSC expansion, 7 days")
     plates = list(Plate.objects.filter(barcode__in=["PLATE-03", "PLATE-04"]).order_by("barcode"))
     campaign = campaign_create(name="Schedule demo", protocol=protocol, plates=plates, priority=1)
@@ -20,7 +20,7 @@ def test_the_device_schedule_shows_what_ran_and_what_is_planned_per_device(brows
     while workflow_action_run(workflow_id=first.pk) is not None:  # its seeding step, done now
         pass
     UserFactory(username="scientist-s", password="pw-schedule", is_staff=True, is_superuser=True)
-    page = Editor(browser, live_server.url)
+    page = Page(browser, live_server.url, name=request.node.name)
     page.login("scientist-s", "pw-schedule")
     browser.get(live_server.url + "/admin/workflows/campaign/")
     page.click_to_next_page(page.find("a[href$='/admin/workflows/campaign/schedule/']"))
@@ -34,9 +34,9 @@ def test_the_device_schedule_shows_what_ran_and_what_is_planned_per_device(brows
     assert "Image + analyse" in text
 
 
-def test_the_api_docs_render_from_labcores_own_files(browser, live_server):  # noqa: F811
+def test_the_api_docs_render_from_labcores_own_files(browser, live_server, request):
     """Swagger UI comes from LabCore's static files (drf-spectacular-sidecar): it renders with no internet."""
-    page = Editor(browser, live_server.url)
+    page = Page(browser, live_server.url, name=request.node.name)
     browser.get(live_server.url + "/api/docs/")
     page.find(".swagger-ui .info .title")
     page.find(".opblock-tag")  # the operations are listed: the schema was fetched and rendered

@@ -4,15 +4,15 @@ import pytest
 
 from devices.models import ActionType, Device
 from devices.sila.simulator import SilaSimulator
-from tests.e2e.test_protocol_editor_browser import Editor, browser  # noqa: F401 - browser is a fixture
+from tests.e2e.browser_support import Page
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_operator_imports_a_sila_server_from_the_devices_page(browser, live_server):  # noqa: F811
+def test_an_operator_imports_a_sila_server_from_the_devices_page(browser, live_server, request):
     UserFactory(username="operator-s", password="pw-sila", is_staff=True, is_superuser=True)
-    page = Editor(browser, live_server.url)
+    page = Page(browser, live_server.url, name=request.node.name)
     page.login("operator-s", "pw-sila")
     with SilaSimulator("microscope", insecure=True, latency_scale=0) as simulator:
         browser.get(live_server.url + "/admin/devices/device/")
@@ -32,9 +32,9 @@ def test_an_operator_imports_a_sila_server_from_the_devices_page(browser, live_s
     assert ActionType.objects.filter(name__startswith="sila.ImagingControl.").exists()
 
 
-def test_an_unreachable_server_is_a_message_on_the_form(browser, live_server):  # noqa: F811
+def test_an_unreachable_server_is_a_message_on_the_form(browser, live_server, request):
     UserFactory(username="operator-u", password="pw-sila", is_staff=True, is_superuser=True)
-    page = Editor(browser, live_server.url)
+    page = Page(browser, live_server.url, name=request.node.name)
     page.login("operator-u", "pw-sila")
     browser.get(live_server.url + "/admin/devices/device/sila-import/")
     page.type_into("#id_host", "127.0.0.1")
