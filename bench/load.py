@@ -424,6 +424,21 @@ def process_stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def process_tree_cpu(root_pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``root_pid`` and its live children (gunicorn's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root_pid in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def web_wait(base: str, process: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
     import requests
 
@@ -440,7 +455,7 @@ def web_wait(base: str, process: subprocess.Popen, log: Path, timeout: float = 6
     raise SystemExit(f"gunicorn did not answer /health within {timeout} s; see {log}")
 
 
-def load_run(args, base: str, lab: dict) -> dict:
+def load_run(args, base: str, lab: dict, web_pid: int) -> dict:
     recorder = Recorder()
     rng = random.Random(args.seed)
     think = args.think_ms / 1000
@@ -464,9 +479,11 @@ def load_run(args, base: str, lab: dict) -> dict:
     time.sleep(args.warmup)
     recorder.recording = True
     cpu_began, wall_began, load_began = time.process_time(), time.monotonic(), os.getloadavg()
+    web_cpu_began = process_tree_cpu(web_pid)
     for thread in threads:
         thread.join(timeout=args.warmup + args.seconds + 2 * REQUEST_TIMEOUT_SECONDS)
     recorder.recording = False
+    web_cpu = process_tree_cpu(web_pid) - web_cpu_began
     wall = time.monotonic() - wall_began
     cpu = time.process_time() - cpu_began
     for client in clients:
@@ -476,6 +493,7 @@ def load_run(args, base: str, lab: dict) -> dict:
         "samples": {name: s.samples for name, s in recorder.endpoints.items() if s.samples},
         "wall_seconds": wall,
         "client_cpu_share": cpu / wall,
+        "web_cpu_share": web_cpu / wall,
         "load_before": load_began,
         "load_after": os.getloadavg(),
         "still_running": sum(t.is_alive() for t in threads),
@@ -505,7 +523,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{role}: {shlex.join(commands[role])}", flush=True)
             processes.append(process_start(commands[role], env, folder / f"{role}.log"))
         web_wait(base, processes[0], folder / "web.log")
-        result = load_run(args, base, lab)
+        result = load_run(args, base, lab, processes[0].pid)
     finally:
         for process in processes:
             process_stop(process)
@@ -524,7 +542,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     for name, samples in result["samples"].items():
         print(f"  errors of {name}: {samples}")
+    served = overall["requests"] or 1
     print(
+        f"gunicorn CPU: {100 * result['web_cpu_share']:.0f}% of one core, "
+        f"{1000 * result['web_cpu_share'] * result['wall_seconds'] / served:.1f} ms per request; "
         f"client process CPU: {100 * result['client_cpu_share']:.0f}% of one core; load average "
         f"{load_at_start[0]:.1f} before seeding, {result['load_before'][0]:.1f} at start, "
         f"{result['load_after'][0]:.1f} at end ({os.cpu_count()} cores); server logs in {folder}"
