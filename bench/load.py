@@ -16,7 +16,8 @@ What it does:
    beat with the commands of docker/compose.yml (a hand-off enqueues the granted workflow's
    start, so the writes need a worker);
 3. runs ``--clients`` client threads, one ``requests.Session`` and one user each, for
-   ``--seconds`` after ``--warmup`` seconds that are not counted. Each turn is a read (device
+   ``--seconds`` after ``--warmup`` seconds that are not counted, pausing ``--think-ms`` (mean,
+   exponential; 0 for flat out) between requests. Each turn is a read (device
    list, device detail, workflow list, execution log, one device's log) or, one turn in
    ``--write-share``, the client's next booking step: book a device or queue for one; release
    what it holds; look up whether a queued request was handed the device, or withdraw it;
@@ -70,7 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured duration (default 60)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring (default 5)")
     parser.add_argument("--clients", type=int, default=32, help="client threads, one user each (default 32)")
-    parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between a client's requests")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=500.0,
+        help="mean pause between a client's requests (default 500; 0: flat out)",
+    )
     parser.add_argument("--write-share", type=float, default=0.25, help="share of turns that write (default 0.25)")
     parser.add_argument("--devices", type=int, default=8, help="bookable devices the clients share (default 8)")
     parser.add_argument("--workflows", type=int, default=200, help="background workflows (default 200)")
@@ -330,6 +336,15 @@ def lab_seed(args) -> dict:
     published = Protocol.objects.filter(name=PROTOCOL["name"], status="published")
     protocol = published.latest("version_major", "version_minor")
     handler = Device.objects.get(pk="liquid-handler-1")
+    # The clients' workflows first: the workflow list (newest first) then shows background runs
+    # with their samples and steps, as a lab's would, not 32 empty ones.
+    clients = []
+    for n in range(args.clients):
+        user = get_user_model().objects.create_user(f"load-client-{n:02d}", password=None)
+        user.groups.set([operators])
+        _, token = token_issue(user=user, name="load bench")
+        workflow = Workflow.objects.create(name=f"load client {n:02d}")
+        clients.append({"token": token, "workflow_id": workflow.pk})
     with transaction.atomic():
         for n in range(args.workflows):
             chosen = samples[(2 * n) % len(samples) :][:2]
@@ -343,13 +358,6 @@ def lab_seed(args) -> dict:
                     samples=chosen,
                     step_names=["pipette_transfer", "pipette_transfer", "pipette_transfer"],
                 )
-    clients = []
-    for n in range(args.clients):
-        user = get_user_model().objects.create_user(f"load-client-{n:02d}", password=None)
-        user.groups.set([operators])
-        _, token = token_issue(user=user, name="load bench")
-        workflow = Workflow.objects.create(name=f"load client {n:02d}")
-        clients.append({"token": token, "workflow_id": workflow.pk})
     if args.log_rows:
         call_command("seed_logs", count=args.log_rows, seed=args.seed, verbosity=0)
     from django.db import connections
