@@ -22,7 +22,8 @@ What it does:
    ``--write-share``, the client's next booking step: book a device or queue for one; release
    what it holds; look up whether a queued request was handed the device, or withdraw it;
 4. prints requests/s, p50, p99 and max latency, conflicts and errors per endpoint and overall,
-   then stops the servers and drops the database.
+   and gunicorn's CPU per request; then each endpoint ``--probe`` times from one client alone
+   (its own cost, without the queue); stops the servers and drops the database.
 
 Errors are answers other than 2xx, except the 409s that are correct answers under contention
 (a device booked by someone else; a queued request granted just before its withdrawal): those
@@ -86,13 +87,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-worker", action="store_true", help="no Celery worker and beat")
     parser.add_argument("--keep-db", action="store_true", help="leave the scratch database (to inspect it)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the clients' choices")
+    parser.add_argument("--probe", type=int, default=20, help="afterwards, each endpoint N times alone (0: none)")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.warmup < 0 or args.clients < 1 or args.devices < 1 or args.think_ms < 0:
         parser.error("--seconds, --clients and --devices must be positive; --warmup and --think-ms not negative")
     if not 0 <= args.write_share <= 1:
         parser.error("--write-share is a fraction from 0 to 1")
-    if args.log_rows < 0 or args.workflows < 0:
-        parser.error("--log-rows and --workflows must not be negative")
+    if args.log_rows < 0 or args.workflows < 0 or args.probe < 0:
+        parser.error("--log-rows, --workflows and --probe must not be negative")
     name = args.database_url.rsplit("/", 1)[-1]
     if not name.startswith("labcore_bench"):
         parser.error(f"--database-url must name a scratch database labcore_bench*, not {name!r}: it is dropped")
@@ -223,8 +225,8 @@ class Client:
             payload = response.json()
         return kind, payload
 
-    def read(self) -> None:
-        name = self.rng.choices(self.read_names, self.read_weights)[0]
+    def read(self, name: str | None = None) -> None:
+        name = name or self.rng.choices(self.read_names, self.read_weights)[0]
         device = self.rng.choice(self.devices)
         paths = {
             "GET /devices": "/api/devices",
@@ -363,6 +365,7 @@ def lab_seed(args) -> dict:
     from django.db import connections
 
     connections.close_all()
+    Device.objects.create(id="load-probe", name="Load bench probe device", kind="liquid_handler")
     return {"clients": clients, "devices": [d.pk for d in devices]}
 
 
@@ -508,6 +511,33 @@ def load_run(args, base: str, lab: dict, web_pid: int) -> dict:
     }
 
 
+def sequential_probe(args, base: str, lab: dict) -> list[dict]:
+    """After the load: each endpoint ``--probe`` times from one client alone, so its latency is its
+    own cost (no queue behind 31 other clients). Writes use a device no client has touched."""
+    recorder = Recorder()
+    recorder.recording = True
+    first = lab["clients"][0]
+    client = Client(
+        base=base,
+        token=first["token"],
+        workflow_id=first["workflow_id"],
+        devices=["load-probe"],
+        recorder=recorder,
+        rng=random.Random(args.seed),
+        think=0,
+    )
+    body = {"workflow_id": first["workflow_id"]}
+    for _ in range(args.probe):
+        for name in READS:
+            client.read(name)
+        client.call("POST /devices/{id}/book", "POST", "/api/devices/load-probe/book", body)
+        client.call("POST /devices/{id}/release", "POST", "/api/devices/load-probe/release", body)
+        client.call("POST /devices/{id}/queue", "POST", "/api/devices/load-probe/queue", body)  # free: booked
+        client.call("POST /devices/{id}/release", "POST", "/api/devices/load-probe/release", body)
+    client.close()
+    return summary(recorder.endpoints, seconds=0)[:-1]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     environment(args)
@@ -532,6 +562,7 @@ def main(argv: list[str] | None = None) -> None:
             processes.append(process_start(commands[role], env, folder / f"{role}.log"))
         web_wait(base, processes[0], folder / "web.log")
         result = load_run(args, base, lab, processes[0].pid)
+        probe = sequential_probe(args, base, lab) if args.probe else []
     finally:
         for process in processes:
             process_stop(process)
@@ -558,6 +589,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{load_at_start[0]:.1f} before seeding, {result['load_before'][0]:.1f} at start, "
         f"{result['load_after'][0]:.1f} at end ({os.cpu_count()} cores); server logs in {folder}"
     )
+    if probe:
+        print(f"\none client alone, {args.probe} requests per endpoint (its own cost, no queue), slowest first:")
+        for r in sorted(probe, key=lambda r: r["p50_ms"], reverse=True):
+            print(
+                f"  {r['endpoint']:<36} p50 {r['p50_ms']:>7.1f} ms   max {r['max_ms']:>7.1f} ms   errors {r['errors']}"
+            )
     if result["still_running"]:
         print(f"warning: {result['still_running']} clients had not finished", file=sys.stderr)
 
