@@ -542,13 +542,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     environment(args)
     load_at_start = os.getloadavg()
-    began = time.monotonic()
-    lab = lab_seed(args)
-    print(
-        f"lab seeded in {time.monotonic() - began:.0f} s: {len(lab['devices'])} bookable devices, "
-        f"{args.clients} clients, {args.workflows} background workflows, {args.log_rows} log rows",
-        flush=True,
-    )
     folder = Path(tempfile.mkdtemp(prefix="labcore-bench-load-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -556,6 +549,13 @@ def main(argv: list[str] | None = None) -> None:
     env = server_environment(args)
     processes = []
     try:
+        began = time.monotonic()
+        lab = lab_seed(args)
+        print(
+            f"lab seeded in {time.monotonic() - began:.0f} s: {len(lab['devices'])} bookable devices, "
+            f"{args.clients} clients, {args.workflows} background workflows, {args.log_rows} log rows",
+            flush=True,
+        )
         roles = ["web"] if args.no_worker else ["web", "worker", "beat"]
         for role in roles:
             print(f"{role}: {shlex.join(commands[role])}", flush=True)
@@ -567,6 +567,9 @@ def main(argv: list[str] | None = None) -> None:
         for process in processes:
             process_stop(process)
         if not args.keep_db:
+            from django.db import connections
+
+            connections.close_all()
             database_drop(args.database_url)
     print()
     print(
