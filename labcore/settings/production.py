@@ -21,3 +21,9 @@ X_FRAME_OPTIONS = "DENY"
 MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405
 LABCORE_MOCK_HARDWARE = env_bool("LABCORE_MOCK_HARDWARE", False)  # noqa: F405
+# Web processes keep their database connection this long (seconds) instead of opening one per
+# request: a new PostgreSQL connection (a backend process, then its cold catalog caches) cost
+# more than a small request's whole SQL (bench/README.md, "Load"). A connection broken by a
+# database restart is noticed before it is used (health check) and replaced, never a 500.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("LABCORE_DB_CONN_MAX_AGE", 60))  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
