@@ -111,7 +111,7 @@ def test_a_bad_parameter_is_shown_on_the_field_and_nothing_is_saved(admin_client
     response = admin_client.post(change_url(protocol), editor_post(protocol, steps[::-1]))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "volume_ul: -1 is less than or equal to the minimum of 0" in page
+    assert "volume must be more than 0 µL" in page  # plain words with the unit, not jsonschema's
     assert current_graph(protocol) == before
 
 

@@ -24,12 +24,12 @@ from django.urls import path, reverse
 from accounts.roles import EDIT_DEFINITIONS
 from devices.models import ActionType, Device
 from labcore.admin_history import AuditHistoryAdminMixin
+from labcore.durations import duration_format, duration_parse
 from labcore.exceptions import ApplicationError
 from workflows.admin import protocol_views
 from workflows.admin.signing import sign_view
 from workflows.choices import WindowPolicy
 from workflows.conditions import METRICS, OPERATORS
-from labcore.durations import duration_format, duration_parse
 from workflows.models import Action, Project, Protocol, Step
 from workflows.selectors import protocol_list, protocol_summary, protocol_versions
 from workflows.services.protocols import protocol_ensure_editable, protocol_lock, protocol_positions_normalise
