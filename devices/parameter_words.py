@@ -97,18 +97,30 @@ def parameter_fields(schema: dict | None) -> dict[str, dict]:
     if not isinstance(properties, dict):
         return {}
     return {
-        name: {"label": parameter_label(name, spec), "unit": parameter_unit(name, spec)}
-        for name, spec in properties.items()
+        name: {"label": parameter_label(name, properties[name]), "unit": parameter_unit(name, properties[name])}
+        for name in schema_order(schema)
     }
 
 
+def schema_order(schema: dict | None) -> list[str]:
+    """The parameters of a schema, required ones first (a jsonb schema does not keep its key order)."""
+    properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return []
+    required = (schema or {}).get("required")
+    required = [name for name in required if name in properties] if isinstance(required, list) else []
+    return required + [name for name in properties if name not in required]
+
+
 def parameters_readable(schema: dict | None, parameters) -> list[str]:
-    """``["volume: 1500 µL", "reagent: PBS"]``, in the schema's order, then any others."""
+    """``["volume: 1500 µL", "reagent: PBS"]``, in ``schema_order``, then any the schema does not name."""
     if not isinstance(parameters, dict):
         return [value_text(parameters)]
     properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
     properties = properties if isinstance(properties, dict) else {}
-    names = [name for name in properties if name in parameters] + [n for n in parameters if n not in properties]
+    names = [name for name in schema_order(schema) if name in parameters] + [
+        name for name in parameters if name not in properties
+    ]
     lines = []
     for name in names:
         spec = properties.get(name)
