@@ -96,6 +96,7 @@ def test_parameters_are_a_form_from_the_schema_with_units_defaults_and_plain_err
     editor.type_into("#id_steps-0-actions-0-parameters", '{"volume_ul": 10, "well": "B2", "reagent": "PBS"}')
     toggle = editor.find(".action-parameter-editor:has(> #id_steps-0-actions-0-parameters) a")
     assert toggle.text == "Edit as form"
+    editor.shot("json")
     editor.click(toggle)
     assert editor.parameter_input(0, 0, "well").get_attribute("value") == "B2"
     assert editor.parameters(0, 0) == {"volume_ul": 10, "well": "B2", "reagent": "PBS"}

@@ -114,6 +114,7 @@ def test_a_published_page_lists_parameters_readably_in_the_same_queries_at_2_and
     assert sorted(map(int, lines)) == sorted(action.parameters["volume_ul"] for action in transfers)
     assert "&#x27;name&#x27;" not in page and "is_hidden" not in page
     assert "{&quot;volume_ul&quot;" not in page
+    assert "any device of the type&#x27;s kind" in page
 
 
 @pytest.mark.django_db

@@ -261,7 +261,7 @@ class ActionInline(FrozenWhenPublishedMixin, nested_admin.NestedTabularInline):
     fields = ["position", "action_type", "parameters", "device"]
     # A published version: no hidden position (read-only, the admin printed its field dict) and
     # the parameters as "volume: 1500 µL" lines instead of JSON.
-    frozen_fields = ["action_type", "parameter_list", "device"]
+    frozen_fields = ["action_type", "parameter_list", "pinned_device"]
 
     def get_fields(self, request, obj=None):
         return self.frozen_fields if _frozen(request) else self.fields
@@ -276,6 +276,14 @@ class ActionInline(FrozenWhenPublishedMixin, nested_admin.NestedTabularInline):
             return "—"
         items = format_html_join("", "<span>{}</span>", ((line,) for line in lines))
         return format_html('<span class="action-parameter-list">{}</span>', items)
+
+    @admin.display(description="device")
+    def pinned_device(self, action):
+        if not action.device_id:
+            return "any device of the type's kind"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:devices_device_change", args=[action.device_id]), action.device_id
+        )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
