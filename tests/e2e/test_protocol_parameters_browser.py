@@ -92,9 +92,13 @@ def test_parameters_are_a_form_from_the_schema_with_units_defaults_and_plain_err
     assert {label.text for label in marked} == {"volume", "well"}
 
     # A power user edits the JSON itself, and the form follows it.
-    editor.click(editor.find(".action-parameter-editor:has(> #id_steps-0-actions-0-parameters) a"))
-    editor.type_into("#id_steps-0-actions-0-parameters", '{"volume_ul": 10, "well": "B2", "reagent": "PBS"}')
     toggle = editor.find(".action-parameter-editor:has(> #id_steps-0-actions-0-parameters) a")
+    editor.click(toggle)
+    editor.type_into("#id_steps-0-actions-0-parameters", '{"volume_ul": 10,')
+    editor.click(toggle)  # JSON that does not parse cannot become a form: it stays, and says why
+    assert toggle.text == "Edit as form"
+    assert "not a JSON object" in editor.find(".action-parameter-editor .action-parameters-note").text
+    editor.type_into("#id_steps-0-actions-0-parameters", '{"volume_ul": 10, "well": "B2", "reagent": "PBS"}')
     assert toggle.text == "Edit as form"
     editor.shot("json")
     editor.click(toggle)
