@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from devices.models import ActionType
+from devices.parameter_words import plain_error
 from labcore.exceptions import ApplicationError
 from labcore.validators import unstorable_json_paths
 
@@ -96,18 +97,21 @@ def null_character_paths(value, path: str) -> list[str]:
 def parameters_errors(action_type: ActionType, parameters) -> dict[str, list[str]]:
     """Each offending parameter (dotted path, or ``parameters``) with its messages."""
     errors: dict[str, list[str]] = {
-        path: ["must not contain the NUL character"] for path in null_character_paths(parameters, "parameters")
+        path: [f"{path.removeprefix('parameters.')} must not contain the NUL character"]
+        for path in null_character_paths(parameters, "parameters")
     }
     if errors:
         return errors
-    validator = Draft202012Validator(action_type.parameter_schema or {})
-    for error in sorted(validator.iter_errors(parameters), key=lambda e: list(e.absolute_path)):
+    schema = action_type.parameter_schema or {}
+    validator = Draft202012Validator(schema)
+    for error in sorted(validator.iter_errors(parameters), key=lambda e: [str(p) for p in e.absolute_path]):
         path = ".".join(str(part) for part in error.absolute_path)
         if error.validator == "required":
             # jsonschema reports a missing property at the parent; name the property itself.
             missing = error.message.split("'")[1] if "'" in error.message else ""
             path = ".".join(filter(None, [path, missing]))
-        errors.setdefault(f"parameters.{path}" if path else "parameters", []).append(error.message)
+        # In plain words with the parameter's unit ("volume must be more than 0 µL"), not jsonschema's.
+        errors.setdefault(f"parameters.{path}" if path else "parameters", []).append(plain_error(error, schema))
     return errors
 
 

@@ -19,17 +19,56 @@ class Editor(Page):
         self.click(self.visible(".djn-add-handler.djn-model-workflows-step"))
         self.type_into(f"#id_steps-{index}-name", name)
 
-    def add_action(self, step, index, type_search, type_name, parameters) -> None:
-        group = self.find(f"#steps-{step}-actions-group")
+    def add_action(self, step, index, type_search, type_name, parameters: dict) -> tuple[dict, str]:
+        """Add an action, choose its type, fill its parameters form; the defaults and form text it showed."""
         from selenium.webdriver.common.by import By
 
+        group = self.find(f"#steps-{step}-actions-group")
         self.click(group.find_element(By.CSS_SELECTOR, ".djn-add-handler.djn-model-workflows-action"))
         self.choose_action_type(f"id_steps-{step}-actions-{index}-action_type", type_search, type_name)
-        box = self.find(f"#id_steps-{step}-actions-{index}-parameters")
-        # The editor describes the chosen type's parameters and fills in the schema's defaults.
-        shown = (box.get_attribute("value"), self.find(f"#{box.get_attribute('id')} ~ .action-schema-hint").text)
-        self.type_into(f"#{box.get_attribute('id')}", parameters)
+        # The editor builds a form from the chosen type's schema and fills in the schema's defaults.
+        form = self.parameter_form(step, index)
+        self.wait.until(lambda d: form.find_elements(By.CSS_SELECTOR, ".action-parameter"))
+        shown = (self.parameters(step, index), form.text)
+        for name, value in parameters.items():
+            self.set_parameter(step, index, name, value)
         return shown
+
+    def parameter_form(self, step, index):
+        """The form the editor built next to an action's parameters field."""
+        return self.find(
+            f".action-parameter-editor:has(> #id_steps-{step}-actions-{index}-parameters) .action-parameter-form"
+        )
+
+    def parameter_input(self, step, index, name):
+        return self.visible(f"#id_steps-{step}-actions-{index}-parameters-{name}")
+
+    def set_parameter(self, step, index, name, value) -> None:
+        """Fill one parameter in the form: a list by its text, a tick box, or type into a box."""
+        from selenium.webdriver.support.ui import Select
+
+        field = self.parameter_input(step, index, name)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
+        if field.tag_name == "select":
+            Select(field).select_by_visible_text(str(value))
+        elif field.get_attribute("type") == "checkbox":
+            if field.is_selected() != bool(value):
+                field.click()
+        else:
+            field.clear()
+            field.send_keys(str(value))
+
+    def page_errors(self) -> list[str]:
+        """Script errors the page raised since the last call (the editor's own script must raise none)."""
+        return [
+            entry["message"]
+            for entry in self.driver.get_log("browser")
+            if entry["level"] == "SEVERE" and entry.get("source") == "javascript"
+        ]
+
+    def parameters(self, step, index) -> dict:
+        """What will be saved: the JSON the form wrote into the (hidden) parameters field."""
+        return json.loads(self.find(f"#id_steps-{step}-actions-{index}-parameters").get_attribute("value") or "{}")
 
     def choose_action_type(self, select_id, search, name) -> None:
         """Open the registry's searchable chooser, type, and pick the matching type."""
@@ -91,14 +130,13 @@ def test_a_scientist_builds_fixes_and_publishes_a_protocol(browser, live_server,
     Select(editor.find("#id_project")).select_by_visible_text("Stem cell expansion")
     editor.type_into("#id_name", "Browser-built wash")
     editor.add_step(0, "Warm media")
-    prefilled, hint = editor.add_action(
-        0, 0, "incubator.w", "incubator.warm", '{"temperature_c": 37, "duration_s": 600}'
-    )
-    assert json.loads(prefilled) == {"temperature_c": 37, "duration_s": 900}
-    assert "temperature_c (number, ≥ 4, ≤ 45, default 37)" in hint
+    prefilled, form = editor.add_action(0, 0, "incubator.w", "incubator.warm", {"duration_s": 600})
+    assert prefilled == {"temperature_c": 37, "duration_s": 900}
+    assert "temperature" in form and "4 to 45 °C · default 37" in form
+    assert editor.parameters(0, 0) == {"temperature_c": 37, "duration_s": 600}
     editor.add_step(1, "Wash")
-    editor.add_action(1, 0, "robot.disp", "robot.dispense", '{"volume_ul": 1500, "reagent": "PBS"}')
-    editor.add_action(1, 1, "robot.asp", "robot.aspirate", '{"volume_ul": 1500}')
+    editor.add_action(1, 0, "robot.disp", "robot.dispense", {"volume_ul": 1500, "reagent": "PBS"})
+    editor.add_action(1, 1, "robot.asp", "robot.aspirate", {"volume_ul": 1500})
     editor.shot("built")
     editor.save_and_continue()
     editor.shot("saved")
@@ -116,17 +154,17 @@ def test_a_scientist_builds_fixes_and_publishes_a_protocol(browser, live_server,
     assert step_names(protocol) == ["Wash", "Warm media"]
     assert list(protocol.steps.order_by("position").values_list("position", flat=True)) == [1, 2]
 
-    # A bad value: the schema's error appears on the parameters field, and nothing is saved.
-    editor.type_into("#id_steps-0-actions-1-parameters", '{"volume_ul": -20}')
+    # A bad value: the schema's error appears on the parameters field in plain words, and nothing is saved.
+    editor.set_parameter(0, 1, "volume_ul", -20)
     editor.save_and_continue()
     error = editor.visible(".field-parameters .errorlist")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", error)
     editor.shot("parameter-error")
-    assert "volume_ul" in error.text and "minimum" in error.text
+    assert error.text == "volume must be more than 0 µL"
     assert protocol.steps.get(name="Wash").actions.get(position=2).parameters == {"volume_ul": 1500}
 
     # Fix it and save.
-    editor.type_into("#id_steps-0-actions-1-parameters", '{"volume_ul": 1200}')
+    editor.set_parameter(0, 1, "volume_ul", 1200)
     editor.save_and_continue()
     assert "was changed successfully" in editor.find("ul.messagelist").text
     assert protocol.steps.get(name="Wash").actions.get(position=2).parameters == {"volume_ul": 1200}

@@ -110,6 +110,6 @@ def test_a_nul_in_a_protocol_action_parameter_is_refused_by_the_registry(demo_la
 
     vision = ActionType.objects.get(name="vision.analyse")
     assert parameters_errors(vision, {"model": "a\u0000"}) == {
-        "parameters.model": ["must not contain the NUL character"]
+        "parameters.model": ["model must not contain the NUL character"]
     }
     assert parameters_errors(vision, {"model": ["ok", "b\u0000"]})["parameters.model.1"]

@@ -1,6 +1,7 @@
 """The admin protocol editor: nested steps and actions, summary, frozen versions, constant queries."""
 
 import json
+import re
 import threading
 
 import pytest
@@ -11,7 +12,7 @@ from django.urls import reverse
 from tests.factories import SampleFactory, UserFactory
 from tests.utils import queries_for
 from tests.workflows.factories import protocol_make, registry_make
-from workflows.models import Protocol, Workflow
+from workflows.models import Action, Protocol, Workflow
 from workflows.services.protocols import protocol_publish
 
 
@@ -98,6 +99,38 @@ def current_graph(protocol):
 
 
 @pytest.mark.django_db
+def test_a_published_page_lists_parameters_readably_in_the_same_queries_at_2_and_20_steps(
+    admin_client, django_assert_num_queries
+):
+    registry_make()
+    small = protocol_make(2, name="Small", published=True)
+    small_queries = queries_for(lambda: admin_client.get(change_url(small)))
+    large = protocol_make(20, name="Large", published=True)
+    with django_assert_num_queries(small_queries):
+        page = admin_client.get(change_url(large)).content.decode()
+    # "volume: 10 µL" lines, not JSON, and not the hidden position field's dict ({'name': 'position', ...}).
+    lines = re.findall(r'<span class="action-parameter-list"><span>volume: (\d+) µL</span></span>', page)
+    transfers = Action.objects.filter(step__protocol=large, action_type__name="test.transfer")
+    assert sorted(map(int, lines)) == sorted(action.parameters["volume_ul"] for action in transfers)
+    assert "&#x27;name&#x27;" not in page and "is_hidden" not in page
+    assert "{&quot;volume_ul&quot;" not in page
+    assert "any device of the type&#x27;s kind" in page
+
+
+@pytest.mark.django_db
+def test_the_editor_offers_no_registry_or_device_edits_next_to_an_action(admin_client):
+    """The red cross next to an action's type deleted the ActionType itself; only "view" is left."""
+    registry_make()
+    page = admin_client.get(change_url(protocol_make(2))).content.decode()
+    assert 'name="steps-0-actions-0-action_type"' in page
+    assert not re.findall(r'id="(?:delete|change|add)_id_steps-[^"]*"', page)
+    assert 'id="view_id_steps-0-actions-0-action_type"' in page
+    assert 'id="view_id_steps-0-actions-0-device"' in page
+    # The registry page itself still has its own delete, for those allowed to manage it.
+    assert admin_client.get(reverse("admin:devices_actiontype_changelist")).status_code == 200
+
+
+@pytest.mark.django_db
 def test_a_bad_parameter_is_shown_on_the_field_and_nothing_is_saved(admin_client):
     registry_make()
     protocol = protocol_make(2)
@@ -111,7 +144,7 @@ def test_a_bad_parameter_is_shown_on_the_field_and_nothing_is_saved(admin_client
     response = admin_client.post(change_url(protocol), editor_post(protocol, steps[::-1]))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "volume_ul: -1 is less than or equal to the minimum of 0" in page
+    assert "volume must be more than 0 µL" in page  # plain words with the unit, not jsonschema's
     assert current_graph(protocol) == before
 
 

@@ -86,6 +86,8 @@ def test_a_bad_parameter_is_a_400_naming_its_place(api_client):
         "steps[1].actions[0].parameters.volume_ul",
         "steps[0].actions[1].action_type",
     }
+    # The place keeps the parameter's name; the message is plain words with its unit.
+    assert response.json()["fields"]["steps[1].actions[0].parameters.volume_ul"] == ["volume must be more than 0 µL"]
     assert not Protocol.objects.exists()
 
 

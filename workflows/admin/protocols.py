@@ -16,20 +16,22 @@ loaded once per request and shared.
 import nested_admin
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.admin.widgets import AutocompleteSelect, RelatedFieldWidgetWrapper
 from django.db.models import Count, Prefetch
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.roles import EDIT_DEFINITIONS
 from devices.models import ActionType, Device
+from devices.parameter_words import parameter_fields, parameters_readable
 from labcore.admin_history import AuditHistoryAdminMixin
+from labcore.durations import duration_format, duration_parse
 from labcore.exceptions import ApplicationError
 from workflows.admin import protocol_views
 from workflows.admin.signing import sign_view
 from workflows.choices import WindowPolicy
 from workflows.conditions import METRICS, OPERATORS
-from labcore.durations import duration_format, duration_parse
 from workflows.models import Action, Project, Protocol, Step
 from workflows.selectors import protocol_list, protocol_summary, protocol_versions
 from workflows.services.protocols import protocol_ensure_editable, protocol_lock, protocol_positions_normalise
@@ -91,12 +93,17 @@ def _request_cache(request, key: str, load):
 
 
 def registry_entries(request) -> dict[int, dict]:
-    """The registry as the editor needs it (labels, schemas for the parameter hints): one query per request."""
+    """The registry as the editor needs it: one query per request.
+
+    Each type's name, its parameter schema (the editor's script builds the parameters form from
+    it) and each parameter's label and unit, worded on the server so the form, the published page
+    and the error messages say the same ("volume (µL)", "volume must be more than 0 µL").
+    """
     return _request_cache(
         request,
         "registry",
         lambda: {
-            pk: {"name": name, "schema": schema or {}}
+            pk: {"name": name, "schema": schema or {}, "fields": parameter_fields(schema)}
             for pk, name, schema in ActionType.objects.values_list("pk", "name", "parameter_schema")
         },
     )
@@ -139,6 +146,13 @@ class DurationField(forms.CharField):
             return True
 
 
+class ConditionField(forms.JSONField):
+    """A step condition as JSON; no condition is an empty box (the stock field showed ``null``)."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 CONDITION_HELP = (
     f'JSON, e.g. {{"metric": "confluence", "op": ">=", "value": 80, "samples": "all"}}; metric one of '
     f"{', '.join(METRICS)}; op one of {' '.join(OPERATORS)}; samples all or any. Empty: none."
@@ -153,6 +167,8 @@ class StepForm(forms.ModelForm):
             "start_after_seconds": DurationField,
             "window_seconds": DurationField,
             "repeat_every_seconds": DurationField,
+            "until": ConditionField,
+            "run_if": ConditionField,
         }
         widgets = {
             "position": forms.HiddenInput,
@@ -226,6 +242,14 @@ class FrozenWhenPublishedMixin:
     def has_delete_permission(self, request, obj=None):
         return not _frozen(request) and super().has_delete_permission(request, obj)
 
+    def get_formset(self, request, obj=None, **kwargs):
+        if _frozen(request):
+            # Nothing to drag, so no position field: read-only, nested-admin printed the hidden
+            # field's dict ({'name': 'position', ...}) at the start of every row. The rows keep
+            # their order from the prefetch. (Inline instances are made per request.)
+            self.sortable_field_name = None
+        return super().get_formset(request, obj, **kwargs)
+
 
 class ActionInline(FrozenWhenPublishedMixin, nested_admin.NestedTabularInline):
     model = Action
@@ -235,6 +259,42 @@ class ActionInline(FrozenWhenPublishedMixin, nested_admin.NestedTabularInline):
     sortable_field_name = "position"
     autocomplete_fields = ["action_type"]
     fields = ["position", "action_type", "parameters", "device"]
+    # A published version: no hidden position (read-only, the admin printed its field dict) and
+    # the parameters as "volume: 1500 µL" lines instead of JSON.
+    frozen_fields = ["action_type", "parameter_list", "pinned_device"]
+
+    def get_fields(self, request, obj=None):
+        return self.frozen_fields if _frozen(request) else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.frozen_fields if _frozen(request) else []
+
+    @admin.display(description="parameters")
+    def parameter_list(self, action):
+        lines = parameters_readable(action.action_type.parameter_schema, action.parameters)
+        if not lines:
+            return "—"
+        items = format_html_join("", "<span>{}</span>", ((line,) for line in lines))
+        return format_html('<span class="action-parameter-list">{}</span>', items)
+
+    @admin.display(description="device")
+    def pinned_device(self, action):
+        if not action.device_id:
+            return "any device of the type's kind"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:devices_device_change", args=[action.device_id]), action.device_id
+        )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and isinstance(field.widget, RelatedFieldWidgetWrapper):
+            # The pencil, plus and cross next to an action's type or device edit the registry or
+            # the device list, not this action: the red cross deleted the ActionType itself. The
+            # editor only offers a look at the chosen one (the eye).
+            field.widget.can_add_related = False
+            field.widget.can_change_related = False
+            field.widget.can_delete_related = False
+        return field
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "action_type":
@@ -270,7 +330,6 @@ class StepInline(FrozenWhenPublishedMixin, nested_admin.NestedStackedInline):
     ]
     # A frozen version shows its timing as durations too (the stock read-only display prints 86400.0).
     frozen_fields = [
-        "position",
         "name",
         "description",
         ("start_after", "window", "on_window_missed"),

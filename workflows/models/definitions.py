@@ -146,10 +146,9 @@ class Action(models.Model):
             errors["parameters"] = ["Parameters must be a JSON object."]
         else:
             filled = parameters_with_defaults(self.action_type, self.parameters)
-            for field, messages in parameters_errors(self.action_type, filled).items():
-                # Shown on the parameters field, each message prefixed by the parameter it is about.
-                name = field.removeprefix("parameters").lstrip(".")
-                errors.setdefault("parameters", []).extend(f"{name}: {m}" if name else m for m in messages)
+            for messages in parameters_errors(self.action_type, filled).values():
+                # Shown on the parameters field; each message names the parameter it is about.
+                errors.setdefault("parameters", []).extend(messages)
         if self.device_id and self.device.kind != self.action_type.device_kind:
             errors["device"] = [
                 f"{self.device_id} is a {self.device.kind}; {self.action_type.name} runs on a "
