@@ -41,6 +41,11 @@
       });
     });
     count(table);
+    // The button says what it will do: create, or create and start.
+    const startNow = document.getElementById("id_start_now");
+    const submit = document.getElementById("run-submit");
+    function label() { submit.value = startNow.checked ? "Create and start" : "Create run"; }
+    if (startNow && submit) { startNow.addEventListener("change", label); label(); }
     const find = document.getElementById("picker-find");
     function filter() {
       const text = find.value.trim().toLowerCase();

@@ -167,7 +167,10 @@ class RunForm(forms.Form):
     priority = forms.ChoiceField(choices=[(p.label, p.label) for p in Priority], initial="normal")
     mode = forms.ChoiceField(choices=WorkflowMode.choices, initial=WorkflowMode.AUTO)
     start_now = forms.BooleanField(
-        required=False, label="Start now", help_text="Create and start in one step (books its devices, or queues it)."
+        required=False,
+        label="Start now",
+        label_suffix="",
+        help_text="Create and start in one step (it books its devices, or queues for them).",
     )
 
     def clean(self):
