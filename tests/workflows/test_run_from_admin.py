@@ -3,9 +3,11 @@ and the Start campaign page; bad input is a form error that writes nothing, and 
 do not grow with plates and samples (invariant 8)."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import SCIENTIST, VIEWER
 from samples.models import Plate, Sample
 from samples.services import plate_register
 from tests.factories import UserFactory
@@ -227,3 +229,17 @@ def test_the_campaign_start_page_queries_do_not_grow_with_plates(admin_client, d
 def test_the_campaign_list_links_to_start_a_campaign(admin_client, demo_lab):
     page = admin_client.get(reverse("admin:workflows_campaign_changelist")).content.decode()
     assert f'href="{CAMPAIGN_START}" id="campaign-start"' in page
+
+
+@pytest.mark.parametrize(("role", "allowed"), [(VIEWER, False), (SCIENTIST, True)])
+def test_only_roles_that_may_run_workflows_open_the_run_and_campaign_pages(demo_lab, role, allowed):
+    user = UserFactory(username=f"a-{role}", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    protocol = Protocol.objects.get(name=PASSAGE)
+    for url in (run_url(protocol), CAMPAIGN_START):
+        assert client.get(url).status_code == (200 if allowed else 403), url
+    data = {"protocol": protocol.pk, "name": "By role", "plates": [plate("PLATE-14").pk], "priority": "normal"}
+    assert client.post(CAMPAIGN_START, data).status_code == (302 if allowed else 403)
+    assert Campaign.objects.filter(name="By role").exists() == allowed
