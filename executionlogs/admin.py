@@ -62,7 +62,8 @@ class EstimatedCountPaginator(Paginator):
             if estimate is not None and estimate > self.estimate_above:
                 self.is_estimate = True
                 return estimate
-        counted = self.object_list[: self.count_cap + 1].count()
+        # No ORDER BY in the counting subquery: counting needs no order, and sorting would read every match.
+        counted = self.object_list.order_by()[: self.count_cap + 1].count()
         if counted > self.count_cap:
             self.is_capped = True
             return self.count_cap

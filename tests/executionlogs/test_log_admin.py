@@ -156,7 +156,11 @@ def test_the_changelist_queries_do_not_grow_with_rows(admin_client, device):
 
 def test_a_filtered_count_stops_at_the_cap(admin_client, timed_logs, monkeypatch):
     monkeypatch.setattr(EstimatedCountPaginator, "count_cap", 3)
-    response = admin_client.get(CHANGELIST, {"started_to": "2026-11-30"})
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(CHANGELIST, {"started_to": "2026-11-30"})
+    counts = [q["sql"] for q in captured if q["sql"].startswith("SELECT COUNT(*)")]
+    # Bounded (LIMIT cap + 1) and unordered: sorting would read every match before counting.
+    assert len(counts) == 1 and "LIMIT 4" in counts[0] and "ORDER BY" not in counts[0]
     paginator = response.context["cl"].paginator
     assert paginator.is_capped and paginator.count == 3
     assert "more than 3 execution logs" in response.content.decode()
