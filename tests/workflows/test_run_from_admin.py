@@ -10,8 +10,9 @@ from django.urls import reverse
 from accounts.roles import SCIENTIST, VIEWER
 from samples.models import Plate, Sample
 from samples.services import plate_register
-from tests.factories import UserFactory
+from tests.factories import BookingFactory, SampleFactory, UserFactory
 from tests.utils import queries_for
+from tests.workflows.factories import protocol_make, registry_make
 from workflows.choices import WorkflowStatus
 from workflows.models import Campaign, Protocol, Workflow, WorkflowEvent
 from workflows.services.protocols import protocol_new_version
@@ -119,22 +120,20 @@ def test_a_draft_cannot_be_run_from_the_form(admin_client, demo_lab):
     assert not Workflow.objects.filter(name="Draft").exists()
 
 
-def test_a_refused_start_keeps_the_created_run_and_says_why(admin_client, demo_lab, monkeypatch):
-    from labcore.exceptions import ConflictError
-    from workflows.admin import protocol_views
-
-    def refuse(**kwargs):
-        raise ConflictError("device robot-arm-1 is out of service", fields={"device_id": ["out of service"]})
-
-    monkeypatch.setattr(protocol_views, "workflow_start", refuse)
+def test_a_refused_start_keeps_the_created_run_and_says_why(admin_client):
+    registry = registry_make()
+    protocol = protocol_make(1, published=True)
+    BookingFactory(device=registry["handler"])  # another run holds the liquid handler
+    sample = SampleFactory()
     response = admin_client.post(
-        run_url(Protocol.objects.get(name=PASSAGE)),
-        {"name": "Refused", "plates": [plate("PLATE-06").pk], "priority": "normal", "mode": "auto", "start_now": "on"},
+        run_url(protocol),
+        {"name": "Refused", "samples": [sample.pk], "priority": "normal", "mode": "manual", "start_now": "on"},
         follow=True,
     )
     workflow = Workflow.objects.get(name="Refused")
-    assert workflow.status == WorkflowStatus.CREATED and workflow.workflow_samples.count() == 6
-    assert "could not start: device robot-arm-1 is out of service" in response.content.decode()
+    assert workflow.status == WorkflowStatus.CREATED and workflow.workflow_samples.count() == 1
+    page = response.content.decode()
+    assert "could not start" in page and "handler-a" in page
 
 
 def test_the_run_page_queries_do_not_grow_with_plates_and_samples(admin_client, demo_lab):
