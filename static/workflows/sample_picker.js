@@ -58,3 +58,29 @@
     filter();
   });
 })();
+
+// The campaign page's plate list: "Find" hides plates that do not match; the count follows the ticks.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    const table = document.getElementById("plate-table");
+    const find = document.getElementById("plate-find");
+    if (!table || !find) return;
+    const rows = Array.from(table.querySelectorAll("tr.plate-choice"));
+    const counter = document.getElementById("plate-count");
+    function count() {
+      counter.textContent = table.querySelectorAll("input[name=plates]:checked").length + " plate(s) picked";
+    }
+    function filter() {
+      const text = find.value.trim().toLowerCase();
+      rows.forEach(function (row) {
+        row.classList.toggle("hidden", text !== "" && !row.textContent.toLowerCase().includes(text));
+      });
+    }
+    table.addEventListener("change", count);
+    find.addEventListener("input", filter);
+    find.addEventListener("keydown", function (event) { if (event.key === "Enter") event.preventDefault(); });
+    count();
+    filter();
+  });
+})();

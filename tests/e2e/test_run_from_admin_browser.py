@@ -80,7 +80,10 @@ def test_start_a_campaign_on_two_plates(page, scientist):
     page.find(f"#id_protocol option[value='{protocol.pk}']").click()
     page.type_into("#id_name", "Two-plate passage")
     for barcode in ("PLATE-07", "PLATE-08"):
-        page.click(page.find(f"#plate-{Plate.objects.get(barcode=barcode).pk}"))
+        page.type_into("#plate-find", barcode)
+        page.click(page.visible(f"#plate-{Plate.objects.get(barcode=barcode).pk}"))
+    page.wait_for_text("#plate-count", "2 plate(s) picked")
+    page.type_into("#plate-find", "PLATE-0")
     page.shot("campaign-start-form")
     assert page.external_requests() == []
     page.click_to_next_page(page.find("#campaign-submit"))
