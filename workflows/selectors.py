@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from samples.models import Plate
 from workflows.choices import (
+    ACTIVE_WORKFLOW_STATUSES,
     DONE_STEP_STATUSES,
     FINISHED_WORKFLOW_STATUSES,
     IN_FLIGHT_STEP_STATUSES,
@@ -245,3 +247,15 @@ def run_step_log_coverage_problems(limit: int = 20) -> list[str]:
     if more > 0:
         problems.append(f"{more} more finished run-steps have no execution log entry")
     return problems
+
+
+def plates_for_campaign() -> QuerySet[Plate]:
+    """Plates by barcode with their number of samples and whether one is in an unfinished campaign run
+    (``campaign_create`` refuses those): one query for any number of plates."""
+    busy = WorkflowSample.objects.filter(
+        sample__plate=OuterRef("pk"),
+        workflow__campaign__isnull=False,
+        # campaign_create's UNFINISHED_WORKFLOW_STATUSES (services import this module, so not imported here).
+        workflow__status__in=(WorkflowStatus.CREATED, *ACTIVE_WORKFLOW_STATUSES),
+    )
+    return Plate.objects.annotate(sample_count=Count("samples"), in_campaign_run=Exists(busy)).order_by("barcode")

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from workflows.admin.campaign_start import campaign_start_view
 from workflows.admin.runs import progress_text
 from workflows.models import Campaign, Workflow
 from workflows.schedule import schedule_read
@@ -93,10 +94,19 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         schedule = self.admin_site.admin_view(self.schedule_view)
-        return [path("schedule/", schedule, name="workflows_campaign_schedule"), *super().get_urls()]
+        start = self.admin_site.admin_view(campaign_start_view(self))
+        return [
+            path("schedule/", schedule, name="workflows_campaign_schedule"),
+            path("start/", start, name="workflows_campaign_start"),
+            *super().get_urls(),
+        ]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "schedule_url": reverse("admin:workflows_campaign_schedule")}
+        extra_context = {
+            **(extra_context or {}),
+            "schedule_url": reverse("admin:workflows_campaign_schedule"),
+            "start_url": reverse("admin:workflows_campaign_start"),
+        }
         return super().changelist_view(request, extra_context=extra_context)
 
     def schedule_view(self, request):
