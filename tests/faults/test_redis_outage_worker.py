@@ -78,6 +78,7 @@ def test_a_30_s_redis_outage_mid_run_the_worker_rides_it_out_the_api_never_500s_
     assert api.returncode == 0, api.stderr[-4000:]
     answers = api_answers(api.stdout)
     reads = [answer for answer in answers if answer["call"].startswith("GET")]
+    print("during the outage:", len(reads), "reads,", [(a["call"], a["status"]) for a in answers if a not in reads])
     assert len(reads) >= 40 and {answer["status"] for answer in reads} == {200}, answers
     for answer in answers:
         assert answer["status"] < 500 or (answer["status"] == 503 and int(answer["retry_after"]) > 0), answer
