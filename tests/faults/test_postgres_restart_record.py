@@ -1,5 +1,6 @@
 """A PostgreSQL restart while an action is in flight: the device's answer is kept and recorded
-once the database is back, not lost to an operator's decision (issue 15, item 3).
+once the database is back, not lost to an operator's decision (issue 15, item 3); and a dispatch
+lease that ran out during the restart is not taken for a dead worker (item 4).
 
 Runs in a fresh process on a private PostgreSQL cluster this test creates (initdb on a free
 port): the process migrates it, claims and dispatches one action, then stops the cluster and
@@ -32,6 +33,32 @@ from workflows.services.dispatch import action_claim, action_dispatch, dispatch_
 from workflows.services.execution import action_record_retrying, workflow_start
 
 stop, start = json.loads(os.environ["PG_STOP"]), json.loads(os.environ["PG_START"])
+
+# A dispatch whose lease runs out while the database is down (2 s lease, 3 s restart): nobody
+# could renew, so it is not taken for a dead worker once the server is back; its renewer
+# reconnects and renews, and the result is recorded.
+from workflows.services.lease import DispatchLease
+from workflows.services.recovery import stale_dispatching_steps
+held = workflow_make([(action_type_make("plate_read", safe_to_repeat=False), device_make("reader-1"))])
+workflow_start(workflow=held)
+held_step = action_claim(workflow_id=held.pk)
+with DispatchLease(held_step) as lease:
+    result, started_at, finished_at = action_dispatch(held_step, context=dispatch_context(held_step))
+    threading.Event().wait(0.8)
+    renewed_before = lease.renewals
+    connection.close()
+    subprocess.run(stop, check=True, capture_output=True)
+    threading.Event().wait(float(os.environ["DOWN_SECONDS"]))
+    subprocess.run(start, check=True, capture_output=True)
+    lost_at_restart = stale_dispatching_steps()
+    threading.Event().wait(2.5)  # the renewer reconnects; the server has been up for a lease
+    lost_after = stale_dispatching_steps()
+    action_record_retrying(run_step_id=held_step.pk, workflow_id=held.pk, attempt_id=str(held_step.attempt_id),
+                           result=result, started_at=started_at, finished_at=finished_at)
+lease_check = {"renewed_before": renewed_before > 0, "renewed_after": lease.renewals > renewed_before,
+               "lost_at_restart": lost_at_restart, "lost_after": lost_after,
+               "held_status": RunStep.objects.get(pk=held_step.pk).status}
+
 run = workflow_make([(action_type_make("pipette_transfer", safe_to_repeat=False), device_make("liquid-handler-1"))])
 workflow_start(workflow=run)
 step = action_claim(workflow_id=run.pk)
@@ -48,7 +75,7 @@ except Exception as exc:
 restart.join()
 connection.close()
 print(json.dumps({"outcome": outcome, "status": RunStep.objects.get(pk=step.pk).status,
-                  "logs": ExecutionLog.objects.filter(run_step_id=step.pk).count()}))
+                  "logs": ExecutionLog.objects.filter(run_step_id=step.pk).count(), "lease": lease_check}))
 """
 
 
@@ -68,10 +95,20 @@ def test_a_result_returned_during_a_postgres_restart_is_recorded_once_it_is_back
         "PG_STOP": json.dumps(private_postgres.control_command("stop")),
         "PG_START": json.dumps(private_postgres.control_command("start")),
         "DOWN_SECONDS": str(DOWN_SECONDS),
+        "LABCORE_DISPATCH_LEASE_SECONDS": "2",
+        "LABCORE_DISPATCH_LEASE_RENEW_SECONDS": "0.3",
     }
     completed = subprocess.run(
         [sys.executable, "-c", RESTART_DURING_AN_ACTION], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    lease = answer.pop("lease")
     assert answer == {"outcome": "recorded", "status": "succeeded", "logs": 1}, completed.stderr[-4000:]
+    assert lease == {
+        "renewed_before": True,
+        "renewed_after": True,
+        "lost_at_restart": [],
+        "lost_after": [],
+        "held_status": "succeeded",
+    }, completed.stderr[-4000:]

@@ -5,56 +5,12 @@ The web side runs in a fresh process whose settings point the broker and the cac
 counts there, turned on here) at a private Redis this test starts, then stops.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from accounts.services import token_issue
 from tests.factories import UserFactory
-from tests.utils import test_database_url
+from tests.faults.api_support import api_calls_with_broker
 from tests.workflows.executor_support import action_type_make, device_make, workflow_make
-
-ROOT = Path(__file__).resolve().parents[2]
-
-API_CALLS_IN_A_FRESH_PROCESS = """
-import django, json, os, sys
-django.setup()
-from django.conf import settings
-from rest_framework.test import APIClient
-settings.LABCORE_API_THROTTLE_RATE = "1200/minute"
-client = APIClient(HTTP_HOST="localhost", raise_request_exception=False)
-client.credentials(HTTP_AUTHORIZATION="Bearer " + os.environ["TEST_TOKEN"])
-answers = []
-for method, path, body in json.loads(sys.argv[1]):
-    response = getattr(client, method)(path, body, format="json") if body is not None else getattr(client, method)(path)
-    answers.append({"call": f"{method.upper()} {path}", "status": response.status_code,
-                    "retry_after": response.get("Retry-After")})
-print(json.dumps(answers))
-"""
-
-
-def api_calls_with_broker(broker_url: str, token: str, calls: list) -> list[dict]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "labcore.settings.test",
-        "DATABASE_URL": test_database_url(),
-        "CELERY_BROKER_URL": broker_url,
-        "TEST_TOKEN": token,
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", API_CALLS_IN_A_FRESH_PROCESS, json.dumps(calls)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.django_db(transaction=True)

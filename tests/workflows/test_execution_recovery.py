@@ -11,6 +11,7 @@ from executionlogs.models import ExecutionLog
 from labcore.exceptions import ApplicationError, ConflictError
 from tests.workflows.executor_support import action_type_make, device_make, operator_make, status_of, workflow_make
 from workflows.choices import RunStepStatus, WorkflowStatus
+from workflows.models import RunStep
 from workflows.services.dispatch import action_claim
 from workflows.services.execution import (
     workflow_action_run,
@@ -19,15 +20,16 @@ from workflows.services.execution import (
     workflow_resume,
     workflow_start,
 )
-from workflows.services.recovery import executor_recover, stale_dispatching_steps, workflow_resolve
+from workflows.services.lease import lease_renew
+from workflows.services.recovery import executor_recover, run_step_recover, stale_dispatching_steps, workflow_resolve
 
 pytestmark = pytest.mark.django_db
 
 
-def lost_dispatch(*, safe: bool, steps: int = 2):
+def lost_dispatch(*, safe: bool, steps: int = 2, timeout_seconds: float = 10):
     """A running workflow whose first step was claimed by a worker that then died."""
     action_type = action_type_make(
-        f"test.recover_{'safe' if safe else 'unsafe'}", safe_to_repeat=safe, timeout_seconds=10
+        f"test.recover_{'safe' if safe else 'unsafe'}", safe_to_repeat=safe, timeout_seconds=timeout_seconds
     )
     device = device_make(f"handler-{'safe' if safe else 'unsafe'}")
     workflow = workflow_make([(action_type, device)] * steps)
@@ -40,10 +42,72 @@ def later(step, seconds: float):
     return step.dispatched_at + timedelta(seconds=seconds)
 
 
-def test_a_step_is_stale_only_after_its_timeout_plus_the_margin():
-    _, step = lost_dispatch(safe=False)
+def lease_seconds() -> float:
+    return django_settings.LABCORE_DISPATCH_LEASE_SECONDS
+
+
+def test_a_claim_never_renewed_is_lost_one_lease_after_it_whatever_the_timeout():
+    _, step = lost_dispatch(safe=False, timeout_seconds=3600)
+    assert stale_dispatching_steps(now=later(step, lease_seconds() - 1)) == []
+    assert stale_dispatching_steps(now=later(step, lease_seconds() + 1)) == [(step.pk, str(step.attempt_id))]
+
+
+def test_a_dispatch_whose_lease_ran_out_is_recovered_though_its_timeout_is_an_hour():
+    workflow, step = lost_dispatch(safe=False, timeout_seconds=3600)
+    assert lease_renew(run_step_id=step.pk, attempt_id=str(step.attempt_id))
+    step.refresh_from_db()
+    renewed_until = step.lease_expires_at
+    assert renewed_until > step.dispatched_at + timedelta(seconds=lease_seconds() - 1)
+    # A fresh lease: the worker is alive, the long action goes on.
+    assert executor_recover(now=renewed_until - timedelta(seconds=1))["recovered"] == 0
+    step.refresh_from_db()
+    assert step.status == RunStepStatus.DISPATCHING
+    # Run out (minutes before the hour's timeout): lost, and unsafe, so unknown and paused.
+    assert executor_recover(now=renewed_until + timedelta(seconds=1))["recovered"] == 1
+    step.refresh_from_db()
+    workflow.refresh_from_db()
+    assert step.status == RunStepStatus.UNKNOWN and step.attempt == 1
+    assert workflow.status == WorkflowStatus.PAUSED and "resolve step 1" in workflow.status_reason
+    # Its worker, late, finds nothing to renew.
+    assert not lease_renew(run_step_id=step.pk, attempt_id=str(step.attempt_id))
+
+
+def test_a_safe_action_whose_lease_ran_out_is_repeated():
+    workflow, step = lost_dispatch(safe=True, steps=1, timeout_seconds=3600)
+    assert executor_recover(now=later(step, lease_seconds() + 1))["recovered"] == 1
+    step.refresh_from_db()
+    assert step.status == RunStepStatus.PENDING and "repeated" in step.error
+    workflow_action_run(workflow_id=workflow.pk)
+    step.refresh_from_db()
+    assert step.status == RunStepStatus.SUCCEEDED and step.attempt == 2
+
+
+def test_a_lease_renewed_after_the_scan_read_it_keeps_the_step():
+    _, step = lost_dispatch(safe=False, timeout_seconds=3600)
+    RunStep.objects.filter(pk=step.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert stale_dispatching_steps() == [(step.pk, str(step.attempt_id))]
+    lease_renew(run_step_id=step.pk, attempt_id=str(step.attempt_id))  # the worker, just in time
+    assert run_step_recover(run_step_id=step.pk, attempt_id=str(step.attempt_id)) is None
+    step.refresh_from_db()
+    assert step.status == RunStepStatus.DISPATCHING
+
+
+def test_the_timeout_plus_margin_still_catches_a_dispatch_whose_lease_is_renewed():
+    """A hung adapter call whose worker still renews: the old rule is the backstop."""
+    _, step = lost_dispatch(safe=False, timeout_seconds=10)
+    RunStep.objects.filter(pk=step.pk).update(lease_expires_at=later(step, 3600))
     margin = django_settings.LABCORE_EXECUTOR_STALE_MARGIN_SECONDS
     assert stale_dispatching_steps(now=later(step, 10 + margin - 1)) == []
+    assert stale_dispatching_steps(now=later(step, 10 + margin + 1)) == [(step.pk, str(step.attempt_id))]
+
+
+def test_leases_do_not_count_until_the_database_has_been_up_for_a_lease(settings):
+    """After a database restart nobody could renew: expired leases wait; the timeout backstop does not."""
+    _, step = lost_dispatch(safe=False, timeout_seconds=10)
+    RunStep.objects.filter(pk=step.pk).update(lease_expires_at=step.dispatched_at)
+    settings.LABCORE_DISPATCH_LEASE_SECONDS = 10**9  # longer than this server has been up
+    margin = django_settings.LABCORE_EXECUTOR_STALE_MARGIN_SECONDS
+    assert stale_dispatching_steps(now=later(step, 5)) == []
     assert stale_dispatching_steps(now=later(step, 10 + margin + 1)) == [(step.pk, str(step.attempt_id))]
 
 

@@ -143,6 +143,11 @@ class RunStep(models.Model):
     poll_due_at = models.DateTimeField(
         null=True, blank=True, help_text="When the long operation should next be polled (recovery re-polls after it)."
     )
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While dispatching: its worker renews this; once past, recovery treats the dispatch as lost.",
+    )
     resolution = models.CharField(max_length=16, blank=True, help_text="The operator's decision on an unknown outcome.")
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

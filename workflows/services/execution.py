@@ -31,6 +31,7 @@ from workflows.models import RunStep, Workflow
 from workflows.services import transitions, units
 from workflows.services.dispatch import action_claim, action_dispatch, action_poll, dispatch_context, run_step_next
 from workflows.services.enqueue import advance_later
+from workflows.services.lease import DispatchLease
 from workflows.services.recording import action_record
 from workflows.services.transitions import Actor, run_step_describe, workflow_lock
 
@@ -95,15 +96,17 @@ def workflow_action_run(*, workflow_id: int) -> RunStep | None:
     step = action_claim(workflow_id=workflow_id)
     if step is None:
         return None
-    result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
-    return action_record_retrying(
-        run_step_id=step.pk,
-        workflow_id=step.workflow_id,
-        attempt_id=str(step.attempt_id),
-        result=result,
-        started_at=started_at,
-        finished_at=finished_at,
-    )
+    # The lease says "this worker is still on it" until the result is recorded (lease.py).
+    with DispatchLease(step):
+        result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
+        return action_record_retrying(
+            run_step_id=step.pk,
+            workflow_id=step.workflow_id,
+            attempt_id=str(step.attempt_id),
+            result=result,
+            started_at=started_at,
+            finished_at=finished_at,
+        )
 
 
 @transaction.atomic
@@ -378,14 +381,15 @@ def workflow_execute_next_step(*, workflow: Workflow, user=None, via: str = "") 
     recorded in its own transaction (invariant 3).
     """
     step = _manual_claim(workflow=workflow, by=Actor.of(user, via=via))
-    result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
-    action_record_retrying(
-        run_step_id=step.pk,
-        attempt_id=str(step.attempt_id),
-        result=result,
-        started_at=started_at,
-        finished_at=finished_at,
-        caused_by=Cause.MANUAL,
-        user=user,
-    )
+    with DispatchLease(step):
+        result, started_at, finished_at = action_dispatch(step, context=dispatch_context(step))
+        action_record_retrying(
+            run_step_id=step.pk,
+            attempt_id=str(step.attempt_id),
+            result=result,
+            started_at=started_at,
+            finished_at=finished_at,
+            caused_by=Cause.MANUAL,
+            user=user,
+        )
     return RunStep.objects.select_related("action_type", "device", "unit").get(pk=step.pk)

@@ -1,6 +1,7 @@
 """Crash safety: run-steps left in flight by a dead worker, and the operator's decision on them.
 
-A step still ``dispatching`` well past its ActionType timeout means the worker that claimed it
+A step still ``dispatching`` after its lease ran out (the worker dispatching it renews the lease,
+lease.py), or well past its ActionType timeout (the backstop), means the worker that claimed it
 died (or hung) mid-action: nobody knows whether the device did it. An action declared safe to
 repeat is simply tried again; any other is marked ``unknown`` and its workflow paused, never
 dispatched again silently (invariant 5), until ``workflow_resolve`` records what the operator
@@ -11,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -32,6 +33,7 @@ from workflows.choices import (
 from workflows.models import RunStep, RunUnit, Workflow
 from workflows.services import transitions
 from workflows.services.enqueue import RUN_STEP_POLL, WORKFLOW_ADVANCE, WORKFLOW_GRANTED, send_now
+from workflows.services.lease import lease_end, lease_length
 from workflows.services.transitions import RECOVERY, Actor, run_step_describe, workflow_lock
 
 logger = logging.getLogger(__name__)
@@ -43,22 +45,53 @@ def _margin() -> timedelta:
     return timedelta(seconds=settings.LABCORE_EXECUTOR_STALE_MARGIN_SECONDS)
 
 
+def _lost(*, dispatched_at, lease_expires_at, timeout_seconds, now, leases_count: bool = True) -> bool:
+    """Whether a dispatch lost its worker: its lease ran out, or (backstop) its timeout plus the margin passed."""
+    if dispatched_at + timedelta(seconds=timeout_seconds) + _margin() < now:
+        return True
+    return leases_count and lease_end(dispatched_at=dispatched_at, lease_expires_at=lease_expires_at) < now
+
+
+def _leases_count() -> bool:
+    """False while the database has been up for less than a lease: a renewer could not write
+    during a restart, so a lease that ran out then says nothing about its worker yet."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now() - pg_postmaster_start_time()")
+        (up_for,) = cursor.fetchone()
+    return up_for >= lease_length()
+
+
 def stale_dispatching_steps(*, now=None) -> list[tuple[int, str]]:
-    """(run-step id, attempt id) of steps dispatching for longer than their timeout plus the margin."""
+    """(run-step id, attempt id) of dispatching steps whose worker is lost (``_lost``)."""
     now = now or timezone.now()
-    candidates = RunStep.objects.filter(
-        status=RunStepStatus.DISPATCHING, dispatched_at__lt=now - _margin()
-    ).values_list("pk", "attempt_id", "dispatched_at", "action_type__timeout_seconds")
+    candidates = RunStep.objects.filter(status=RunStepStatus.DISPATCHING).filter(
+        Q(lease_expires_at__lt=now)
+        | Q(lease_expires_at__isnull=True, dispatched_at__lt=now - lease_length())
+        | Q(dispatched_at__lt=now - _margin())
+    )
+    rows = list(
+        candidates.values_list(
+            "pk", "attempt_id", "dispatched_at", "lease_expires_at", "action_type__timeout_seconds"
+        ).order_by("pk")
+    )
+    leases_count = bool(rows) and _leases_count()
     return [
         (pk, str(attempt_id))
-        for pk, attempt_id, dispatched_at, timeout in candidates
-        if dispatched_at + timedelta(seconds=timeout) + _margin() < now
+        for pk, attempt_id, dispatched_at, lease_expires_at, timeout in rows
+        if _lost(
+            dispatched_at=dispatched_at,
+            lease_expires_at=lease_expires_at,
+            timeout_seconds=timeout,
+            now=now,
+            leases_count=leases_count,
+        )
     ]
 
 
 @transaction.atomic
-def run_step_recover(*, run_step_id: int, attempt_id: str) -> RunStep | None:
+def run_step_recover(*, run_step_id: int, attempt_id: str, now=None) -> RunStep | None:
     """Settle one step whose worker was lost mid-dispatch: repeat it if safe, else mark it unknown."""
+    now = now or timezone.now()
     workflow_id = RunStep.objects.filter(pk=run_step_id).values_list("workflow_id", flat=True).first()
     if workflow_id is None:
         return None
@@ -67,6 +100,13 @@ def run_step_recover(*, run_step_id: int, attempt_id: str) -> RunStep | None:
     if step.status != RunStepStatus.DISPATCHING or str(step.attempt_id) != attempt_id:
         return None  # it finished meanwhile, or another scan got it first
     action_type = step.action_type
+    if not _lost(
+        dispatched_at=step.dispatched_at,
+        lease_expires_at=step.lease_expires_at,
+        timeout_seconds=action_type.timeout_seconds,
+        now=now,
+    ):
+        return None  # its worker renewed the lease since the scan read it: alive after all
     execution_log_create(
         device=step.device,
         workflow=workflow,
@@ -98,7 +138,8 @@ def executor_recover(*, now=None) -> dict:
     """The periodic scan: settle lost dispatches, re-poll forgotten long operations, restart stalls."""
     now = now or timezone.now()
     recovered = [
-        run_step_recover(run_step_id=pk, attempt_id=attempt) for pk, attempt in stale_dispatching_steps(now=now)
+        run_step_recover(run_step_id=pk, attempt_id=attempt, now=now)
+        for pk, attempt in stale_dispatching_steps(now=now)
     ]
     # A poll task lost with its worker: polls never repeat the physical action, so just poll again.
     overdue_polls = list(
