@@ -62,8 +62,7 @@ class GrowthFit:
     residual_sd: float
 
     def confluence_at(self, hours: float) -> float:
-        value = self.intercept + self.rate_per_hour * max(0.0, hours - self.lag_hours)
-        return 100.0 / (1.0 + math.exp(-value))
+        return _logistic_percent(self.intercept, self.rate_per_hour, self.lag_hours, hours)
 
     def hours_to(self, target_percent: float) -> float | None:
         """When the fitted curve reaches ``target_percent`` (None if it never does)."""
@@ -83,7 +82,18 @@ class GrowthFit:
             "lag_hours": round(self.lag_hours, 3),
             "points": self.points,
             "residual_sd": round(self.residual_sd, 5),  # weighted, on the logit scale
+            "intercept": round(self.intercept, 6),  # with rate and lag: the curve (fitted_confluence)
         }
+
+
+def _logistic_percent(intercept: float, rate: float, lag: float, hours: float) -> float:
+    value = intercept + rate * max(0.0, hours - lag)
+    return 100.0 / (1.0 + math.exp(-max(-700.0, min(700.0, value))))
+
+
+def fitted_confluence(fit: dict, hours: float) -> float:
+    """The fitted curve of ``GrowthFit.as_dict()`` at ``hours`` (percent), for charts drawn from stored fits."""
+    return _logistic_percent(fit["intercept"], fit["rate_per_hour"], fit["lag_hours"], hours)
 
 
 def _segmented(t: np.ndarray, y: np.ndarray, w: np.ndarray, lag: float):
