@@ -85,7 +85,7 @@ def _segment_fits(growth: dict, *, every_segment: bool) -> list[dict]:
         else:
             fit = None
         if fit is not None:
-            fits.append({"start": points[0]["hours"], "end": points[-1]["hours"], "fit": fit})
+            fits.append({"start": points[0]["hours"], "end": points[-1]["hours"], "fit": fit, "open": open_segment})
     return fits
 
 
@@ -94,8 +94,9 @@ def _curve(fit: dict, hours: list[float]) -> list[list[float]]:
 
 
 def _forecast_curve(fits: list[dict], growth_forecast: dict, last_hours: float) -> list[list[float]]:
-    """The latest fit from the last measurement to the forecast crossing (empty: reached, or no forecast)."""
-    if not fits or growth_forecast["reached"] or growth_forecast["hours"] is None:
+    """The open segment's fit from the last measurement to the forecast crossing (empty: reached, no forecast,
+    or passaged since: the culture the forecast was about is gone)."""
+    if not fits or not fits[-1]["open"] or growth_forecast["reached"] or growth_forecast["hours"] is None:
         return []
     end = growth_forecast["hours"]
     if end <= last_hours:
@@ -212,7 +213,12 @@ def campaign_growth_charts(campaign: Campaign) -> dict:
                 doubling = round(sum(f["doubling_hours"] for f in fits) / len(fits), 3)
             fit_curve = _mean_curve(fits, _grid(start, end, CURVE_STEPS))
             forecast_hours = plate["forecast_hours"]
-            if forecast_hours is not None and points and forecast_hours > points[-1]["hours"]:
+            if (
+                all(f["open"] for f in segment_fits)
+                and forecast_hours is not None
+                and points
+                and forecast_hours > points[-1]["hours"]
+            ):
                 forecast_curve = _mean_curve(fits, _grid(points[-1]["hours"], forecast_hours, FORECAST_STEPS))
         plates.append(
             {

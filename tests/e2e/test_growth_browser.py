@@ -53,6 +53,7 @@ def test_a_sample_shows_its_growth_curves_and_its_chain_of_custody(grown_campaig
     results = CellAnalysisResult.objects.filter(sample=sample).count()
     assert results >= 4
     UserFactory(username="scientist-g", password="pw-growth", is_staff=True, is_superuser=True)
+    page.driver.set_window_size(1400, 1600)
     page.login("scientist-g", "pw-growth")
     page.open(f"/admin/samples/sample/{sample.pk}/change/")
     chart = page.find("#sample-growth .growth-chart canvas")
@@ -92,6 +93,7 @@ def test_a_sample_shows_its_growth_curves_and_its_chain_of_custody(grown_campaig
 
 def test_a_campaign_shows_a_curve_per_plate_with_fit_forecast_and_threshold(grown_campaign, page):
     UserFactory(username="scientist-c", password="pw-campaign", is_staff=True, is_superuser=True)
+    page.driver.set_window_size(1400, 2000)
     page.login("scientist-c", "pw-campaign")
     page.open(f"/admin/workflows/campaign/{grown_campaign.pk}/change/")
     page.find("#campaign-growth-overview canvas")
@@ -108,7 +110,7 @@ def test_a_campaign_shows_a_curve_per_plate_with_fit_forecast_and_threshold(grow
     # The overview switches measure without a reload.
     page.click(page.find("#campaign-growth-metric"))
     page.find("#campaign-growth-metric option[value='viability']").click()
-    page.wait_for_text("#campaign-growth-overview", "viability (%), mean of the plate")
-    assert "threshold" not in page.find("#campaign-growth-overview .u-legend").text
+    page.wait.until(lambda driver: "threshold" not in page.find("#campaign-growth-overview .u-legend").text)
+    assert "PLATE-01" in page.find("#campaign-growth-overview .u-legend").text
     page.shot("campaign-growth-viability")
     assert page.external_requests() == []
