@@ -10,7 +10,7 @@
     confluence: "#1f5fa8",
     fit: "#0b3566",
     viability: "#2e8540",
-    count: "#c05a00",
+    count: "rgba(192, 90, 0, 0.75)",
     threshold: "#c62828",
     passage: "#777",
   };
@@ -220,19 +220,19 @@
   }
 
   function plateCaption(plate, threshold) {
-    var parts = [plate.status];
+    var parts = [];
     if (plate.doubling_hours != null) { parts.push("doubling " + plate.doubling_hours.toFixed(1) + " h"); }
     if (plate.reached) {
-      parts.push("at " + threshold.value + " %");
+      parts.push("at " + threshold.value + " % (measured)");
     } else if (plate.forecast_hours != null) {
       parts.push(threshold.value + " % at " + plate.forecast_hours.toFixed(0) + " h (forecast)");
     } else if (plate.passages.length) {
       parts.push("passaged at " + plate.passages[plate.passages.length - 1].toFixed(0) + " h");
     }
-    return parts.join(" · ");
+    return parts.join(" · ") || "no fit yet";
   }
 
-  function plateChart(container, plate, threshold) {
+  function plateChart(container, plate, threshold, hoursMax) {
     var figure = document.createElement("figure");
     figure.className = "growth-plate";
     var caption = document.createElement("figcaption");
@@ -240,7 +240,11 @@
     link.href = plate.url;
     link.textContent = plate.plate;
     caption.appendChild(link);
-    caption.appendChild(document.createTextNode(" " + plateCaption(plate, threshold)));
+    caption.appendChild(document.createTextNode(" " + plate.status));
+    var facts = document.createElement("span");
+    facts.className = "growth-plate-facts";
+    facts.textContent = plateCaption(plate, threshold);
+    caption.appendChild(facts);
     figure.appendChild(caption);
     var target = document.createElement("div");
     figure.appendChild(target);
@@ -265,7 +269,8 @@
       height: 190,
       series: series,
       legend: { show: false },
-      scales: { x: { time: false }, "%": percentScale() },
+      // One time axis for every plate, so their curves compare at a glance.
+      scales: { x: { time: false, range: [0, hoursMax] }, "%": percentScale() },
       axes: [
         { label: "h in culture", labelSize: 18, size: 30, font: "11px sans-serif", labelFont: "11px sans-serif" },
         { scale: "%", label: "%", labelSize: 14, size: 36, font: "11px sans-serif", labelFont: "11px sans-serif" },
@@ -294,7 +299,11 @@
       current = overviewChart(overview, growth, select.value);
     });
     var container = document.getElementById("campaign-growth-plates");
-    growth.plates.forEach(function (plate) { plateChart(container, plate, growth.threshold); });
+    var hoursMax = Math.max.apply(null, growth.plates.map(function (plate) {
+      return Math.max.apply(null, allHours([pointsOf(plate.points, "confluence"), plate.forecast,
+        passagePoints(plate.passages)]).concat([1]));
+    }));
+    growth.plates.forEach(function (plate) { plateChart(container, plate, growth.threshold, hoursMax); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
