@@ -7,7 +7,7 @@ number of queries however many runs, actions and results there are (four; the en
 capped at ``ENTRY_LIMIT``, the latest kept, so one very long culture cannot make the page huge).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
@@ -16,6 +16,7 @@ from django.urls import reverse
 from executionlogs.models import CellAnalysisResult, ExecutionLog
 from samples.models import Sample
 from workflows.models import Workflow, WorkflowEvent, WorkflowSample
+from workflows.services.units import time_scale
 
 ENTRY_LIMIT = 500
 
@@ -38,6 +39,7 @@ class HistoryRow:
     device: str
     log_id: int | None
     order: int  # ties at the same instant: stable by the record's id
+    hours: float | None = None  # time in culture: simulated hours since the run started (as the growth charts)
 
     @property
     def run_url(self) -> str | None:
@@ -58,6 +60,13 @@ class SampleHistory:
 
 def _percent(value: float) -> str:
     return f"{value:.1f} %"
+
+
+def _culture_hours(started_at, at) -> float | None:
+    """Hours in culture at ``at``: real seconds since the run started over the time scale (``workflows.growth``)."""
+    if started_at is None or at is None or at < started_at:
+        return None
+    return (at - started_at).total_seconds() / time_scale() / 3600.0
 
 
 def _action_detail(barcode: str, *, latency, summary, value) -> str:
@@ -131,5 +140,7 @@ def sample_history(sample: Sample, *, entry_limit: int = ENTRY_LIMIT) -> SampleH
                 measured_at, RESULT, workflow_id, names.get(workflow_id, ""), what, detail, "", "", log_id, result_id
             )
         )
+    starts = {pk: run.started_at for pk, run in runs.items()}
+    rows = [replace(row, hours=_culture_hours(starts.get(row.run_id), row.at)) for row in rows]
     rows.sort(key=lambda row: (row.at, KIND_ORDER[row.kind], row.order))
     return SampleHistory(rows=rows, runs=len(ids), entries_shown=min(len(entries), entry_limit), entries_cut=cut)

@@ -39,6 +39,9 @@ def test_the_history_lists_every_run_action_and_result_of_the_sample_oldest_firs
         (first.pk, "run running"),
     ]
     assert all(row.run_url == f"/admin/workflows/workflow/{row.run_id}/change/" for row in history.rows)
+    # Time in culture, as the growth charts count it: the first run's results at 0, 12 and 24 h.
+    first_hours = sorted(row.hours for row in results if row.run_id == first.pk)
+    assert first_hours == pytest.approx([0, 12, 24], abs=0.01)
     action_index = {row.log_id: index for index, row in enumerate(history.rows) if row.kind == ACTION}
     for index, row in enumerate(history.rows):
         if row.kind == RESULT:
