@@ -62,7 +62,7 @@ class GrowthFit:
     residual_sd: float
 
     def confluence_at(self, hours: float) -> float:
-        return _logistic_percent(self.intercept, self.rate_per_hour, self.lag_hours, hours)
+        return float(_logistic_percent(self.intercept, self.rate_per_hour, self.lag_hours, hours))
 
     def hours_to(self, target_percent: float) -> float | None:
         """When the fitted curve reaches ``target_percent`` (None if it never does)."""
@@ -86,13 +86,14 @@ class GrowthFit:
         }
 
 
-def _logistic_percent(intercept: float, rate: float, lag: float, hours: float) -> float:
-    value = intercept + rate * max(0.0, hours - lag)
-    return 100.0 / (1.0 + math.exp(-max(-700.0, min(700.0, value))))
+def _logistic_percent(intercept: float, rate: float, lag: float, hours):
+    """The fitted curve's confluence (percent) at ``hours``, a number or an array of them."""
+    value = intercept + rate * np.maximum(0.0, np.asarray(hours, dtype=float) - lag)
+    return 100.0 / (1.0 + np.exp(-np.clip(value, -700.0, 700.0)))
 
 
-def fitted_confluence(fit: dict, hours: float) -> float:
-    """The fitted curve of ``GrowthFit.as_dict()`` at ``hours`` (percent), for charts drawn from stored fits."""
+def fitted_confluence(fit: dict, hours) -> np.ndarray:
+    """The fitted curve of ``GrowthFit.as_dict()`` at ``hours`` (an array of them; percent), for charts."""
     return _logistic_percent(fit["intercept"], fit["rate_per_hour"], fit["lag_hours"], hours)
 
 

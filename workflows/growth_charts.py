@@ -8,6 +8,7 @@ latest segment is empty: its curve is the segment before it), and names the thre
 confluence value of the run's closed-loop ``until`` decision, else the default target.
 """
 
+import numpy as np
 from django.urls import reverse
 
 from executionlogs.growth import FIT_MIN_POINTS, fitted_confluence, growth_fit
@@ -89,8 +90,12 @@ def _segment_fits(growth: dict, *, every_segment: bool) -> list[dict]:
     return fits
 
 
+def _pairs(hours: list[float], values) -> list[list[float]]:
+    return np.column_stack([np.round(hours, 3), np.round(values, 3)]).tolist()
+
+
 def _curve(fit: dict, hours: list[float]) -> list[list[float]]:
-    return [[round(h, 3), round(fitted_confluence(fit, h), 3)] for h in hours]
+    return _pairs(hours, fitted_confluence(fit, hours))
 
 
 def _forecast_curve(fits: list[dict], growth_forecast: dict, last_hours: float) -> list[list[float]]:
@@ -185,7 +190,7 @@ def _plate_points(samples: list[dict]) -> list[dict]:
 
 
 def _mean_curve(fits: list[dict], hours: list[float]) -> list[list[float]]:
-    return [[round(h, 3), round(sum(fitted_confluence(f, h) for f in fits) / len(fits), 3)] for h in hours]
+    return _pairs(hours, np.mean([fitted_confluence(f, hours) for f in fits], axis=0))
 
 
 def campaign_growth_charts(campaign: Campaign) -> dict:

@@ -1,15 +1,12 @@
 """What the admin's growth charts draw: measured points, fitted and forecast curves, the threshold."""
 
-from datetime import timedelta
-
 import pytest
 
 from devices.adapters.biology import sample_traits
 from executionlogs.growth import growth_fit
-from tests.factories import PlateFactory, ProtocolFactory, RunStepFactory, SampleFactory
+from tests.factories import PlateFactory, ProtocolFactory, SampleFactory
 from tests.utils import queries_for
 from tests.workflows.growth_support import imaged_run
-from workflows.choices import RunStepStatus
 from workflows.growth import runs_growth
 from workflows.growth_charts import campaign_growth_charts, run_thresholds, sample_growth_charts
 from workflows.models import Campaign
@@ -55,15 +52,8 @@ def test_a_sample_never_measured_has_no_chart():
 
 def test_after_the_final_passage_the_chart_keeps_the_fit_of_the_segment_before_it():
     sample = SampleFactory()
-    run = imaged_run([sample], hours=range(0, 61, 12))
     # The passage (trypsin) succeeds after the last imaging: the open segment has no points.
-    RunStepFactory(
-        workflow=run,
-        step_name="Passage",
-        parameters={"reagent": "trypsin", "volume_ul": 500},
-        status=RunStepStatus.SUCCEEDED,
-        finished_at=run.started_at + timedelta(hours=70),
-    )
+    run = imaged_run([sample], hours=range(0, 61, 12), passage_at=70)
     growth = runs_growth([run])[run.pk][sample.barcode]
     assert growth["fit"] is None and growth["passages_hours"] == [pytest.approx(70, abs=0.01)]
     (chart,) = sample_growth_charts(sample)
