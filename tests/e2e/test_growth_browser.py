@@ -83,7 +83,7 @@ def test_a_campaign_shows_a_curve_per_plate_with_fit_forecast_and_threshold(demo
         hours = range(0, 61 + 36 * (index % 5), 12)
         samples = list(plate.samples.all())
         imaged_run(samples, hours=hours, campaign=campaign, threshold=80, name=f"Twelve / {plate}", device=vision)
-    page.driver.set_window_size(1400, 3000)
+    page.driver.set_window_size(1400, 3400)
     scientist(page, "scientist-c")
     page.open(f"/admin/workflows/campaign/{campaign.pk}/change/")
     page.find("#campaign-growth-overview canvas")
