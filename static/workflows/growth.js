@@ -250,7 +250,7 @@
     figure.appendChild(target);
     container.appendChild(figure);
     var lists = [pointsOf(plate.points, "confluence"), plate.fit, plate.forecast];
-    lists.push(thresholdLine(threshold.value, allHours(lists.concat([passagePoints(plate.passages)]))));
+    lists.push([[0, threshold.value], [hoursMax, threshold.value]]);  // across the shared time axis
     var series = [
       hoursSeries(),
       {
