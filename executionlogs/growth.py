@@ -62,8 +62,7 @@ class GrowthFit:
     residual_sd: float
 
     def confluence_at(self, hours: float) -> float:
-        value = self.intercept + self.rate_per_hour * max(0.0, hours - self.lag_hours)
-        return 100.0 / (1.0 + math.exp(-value))
+        return float(_logistic_percent(self.intercept, self.rate_per_hour, self.lag_hours, hours))
 
     def hours_to(self, target_percent: float) -> float | None:
         """When the fitted curve reaches ``target_percent`` (None if it never does)."""
@@ -83,23 +82,42 @@ class GrowthFit:
             "lag_hours": round(self.lag_hours, 3),
             "points": self.points,
             "residual_sd": round(self.residual_sd, 5),  # weighted, on the logit scale
+            "intercept": round(self.intercept, 6),  # with rate and lag: the curve (fitted_confluence)
         }
 
 
-def _segmented(t: np.ndarray, y: np.ndarray, w: np.ndarray, lag: float):
-    """Weighted least squares of y = a + r * max(0, t - lag): (a, r, weighted sse, standard error of r)."""
-    x = np.maximum(0.0, t - lag)
-    design = np.column_stack([np.ones_like(x), x])
-    root = np.sqrt(w)
-    coef, _, rank, _ = np.linalg.lstsq(design * root[:, None], y * root, rcond=None)
-    if rank < 2:
-        return None
-    residuals = y - design @ coef
-    sse = float((residuals * residuals) @ w)
+def _logistic_percent(intercept: float, rate: float, lag: float, hours):
+    """The fitted curve's confluence (percent) at ``hours``, a number or an array of them."""
+    value = intercept + rate * np.maximum(0.0, np.asarray(hours, dtype=float) - lag)
+    return 100.0 / (1.0 + np.exp(-np.clip(value, -700.0, 700.0)))
+
+
+def fitted_confluence(fit: dict, hours) -> np.ndarray:
+    """The fitted curve of ``GrowthFit.as_dict()`` at ``hours`` (an array of them; percent), for charts."""
+    return _logistic_percent(fit["intercept"], fit["rate_per_hour"], fit["lag_hours"], hours)
+
+
+def _segmented(t: np.ndarray, y: np.ndarray, w: np.ndarray, lags: np.ndarray):
+    """Weighted least squares of y = a + r * max(0, t - lag) for every lag at once, in closed form (the normal
+    equations of two unknowns; one fit is microseconds, where a solver call per lag made a page of plates slow).
+
+    Arrays over ``lags``: a, r, the weighted sse and the standard error of r; ``ok`` is False where the
+    design is singular (every x the same: no slope to fit).
+    """
+    x = np.maximum(0.0, t[None, :] - lags[:, None])
+    sw, sy = float(w.sum()), float(w @ y)
+    sx, sxx, sxy = x @ w, (x * x) @ w, x @ (w * y)
+    det = sw * sxx - sx * sx  # sw times the weighted spread of x: zero only when x is constant
+    ok = det > 1e-12 * sw * np.maximum(sxx, 1e-300)
+    safe = np.where(ok, det, 1.0)
+    rate = (sw * sxy - sx * sy) / safe
+    intercept = (sy - rate * sx) / sw
+    residuals = y[None, :] - intercept[:, None] - rate[:, None] * x
+    sse = (residuals * residuals) @ w
     df = len(t) - 3  # a, r and the lag
-    sigma2 = sse / df if df > 0 else math.inf
-    cov = sigma2 * np.linalg.inv(design.T @ (design * w[:, None]))
-    return float(coef[0]), float(coef[1]), sse, math.sqrt(max(float(cov[1, 1]), 0.0))
+    sigma2 = sse / df if df > 0 else np.full_like(sse, math.inf)
+    rate_se = np.sqrt(np.maximum(sigma2 * sw / safe, 0.0))
+    return intercept, rate, sse, rate_se, ok
 
 
 def growth_fit(hours, confluence) -> GrowthFit | None:
@@ -114,15 +132,17 @@ def growth_fit(hours, confluence) -> GrowthFit | None:
     t, y = t[order], logit(c[order])
     # Relative noise on confluence is (1 - c) times as large on its logit: weigh by the inverse variance.
     w = (1.0 - c[order] / 100.0) ** 2
-    best = None
     # Candidate lags from the first point to the point that still leaves FIT_MIN_POINTS after it.
-    for lag in np.linspace(t[0], t[-FIT_MIN_POINTS], LAG_GRID_STEPS):
-        fitted = _segmented(t, y, w, float(lag))
-        if fitted is not None and (best is None or fitted[2] < best[1][2] - 1e-12):
-            best = (float(lag), fitted)
+    lags = np.linspace(t[0], t[-FIT_MIN_POINTS], LAG_GRID_STEPS)
+    intercepts, rates, sses, rate_ses, ok = _segmented(t, y, w, lags)
+    best = None
+    for index in np.flatnonzero(ok):  # the first lag of the least sse (a later one must beat it by 1e-12)
+        if best is None or sses[index] < sses[best] - 1e-12:
+            best = index
     if best is None:
         return None
-    lag, (intercept, rate, sse, rate_se) = best
+    lag, intercept, rate = float(lags[best]), float(intercepts[best]), float(rates[best])
+    sse, rate_se = float(sses[best]), float(rate_ses[best])
     if not rate > 0:
         return None
     df = len(t) - 3

@@ -1,3 +1,6 @@
+"""Plates in the admin. The Sample admin needs runs and results (layers above samples), so it is
+registered by ``workflows.admin.samples``; this module keeps what samples alone can show."""
+
 from django.contrib import admin
 
 from labcore.admin_history import AuditHistoryAdminMixin
@@ -15,11 +18,3 @@ class PlateAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
     list_display = ["barcode", "name", "well_count", "created_at"]
     search_fields = ["barcode", "name"]
     inlines = [SampleInline]
-
-
-@admin.register(Sample)
-class SampleAdmin(AuditHistoryAdminMixin, admin.ModelAdmin):
-    list_display = ["barcode", "sample_type", "plate", "well", "created_at"]
-    list_select_related = ["plate"]
-    list_filter = ["sample_type", "plate"]
-    search_fields = ["barcode"]

@@ -3,9 +3,10 @@
 import math
 import random
 
+import numpy as np
 import pytest
 
-from executionlogs.growth import growth_fit, growth_forecast
+from executionlogs.growth import FIT_MIN_POINTS, LAG_GRID_STEPS, growth_fit, growth_forecast, logit
 
 
 def synthetic(doubling: float, *, lag: float = 8.0, seed_confluence: float = 12.0, noise: float = 0.03, seed=0):
@@ -73,3 +74,25 @@ def test_over_many_noisy_series_nine_in_ten_doubling_times_are_within_5_percent(
     errors.sort()
     assert errors[len(errors) // 2] < 0.02
     assert errors[int(len(errors) * 0.9)] < 0.05
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_closed_form_fit_equals_a_least_squares_solve_at_each_lag(seed):
+    """The vectorised normal equations pick the same lag and slope as a solver run per lag (the reference)."""
+    hours, values = synthetic(24.0 + 3 * seed, lag=4.0 + seed, seed=seed)
+    t = np.asarray(hours)
+    c = np.asarray(values)
+    keep = c <= 95.0
+    t, c = t[keep], c[keep]
+    y, w = logit(c), (1.0 - c / 100.0) ** 2
+    best = None
+    for lag in np.linspace(t[0], t[-FIT_MIN_POINTS], LAG_GRID_STEPS):
+        design = np.column_stack([np.ones_like(t), np.maximum(0.0, t - lag)])
+        coef = np.linalg.lstsq(design * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+        sse = float(((y - design @ coef) ** 2) @ w)
+        if best is None or sse < best[0] - 1e-12:
+            best = (sse, float(lag), coef)
+    fit = growth_fit(hours, values)
+    assert fit.lag_hours == pytest.approx(best[1], abs=1e-9)
+    assert fit.rate_per_hour == pytest.approx(best[2][1], rel=1e-9)
+    assert fit.intercept == pytest.approx(best[2][0], rel=1e-9)

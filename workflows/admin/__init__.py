@@ -1,1 +1,1 @@
-from workflows.admin import campaigns, protocols, runs  # noqa: F401 - registers the admin classes
+from workflows.admin import campaigns, protocols, runs, samples  # noqa: F401 - registers the admin classes

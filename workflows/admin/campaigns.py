@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from workflows.admin.campaign_start import campaign_start_view
 from workflows.admin.runs import progress_text
+from workflows.growth_charts import campaign_growth_charts
 from workflows.models import Campaign, Workflow
 from workflows.schedule import schedule_read
 from workflows.selectors import (
@@ -120,6 +121,12 @@ class CampaignAdmin(admin.ModelAdmin):
         ]
         context = {**self.admin_site.each_context(request), "title": "Device schedule", "devices": devices, "now": now}
         return TemplateResponse(request, "admin/workflows/schedule.html", context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The change view's growth chart: every plate's curve, fit, forecast and the threshold.
+        if obj is not None and obj.pk:
+            context["growth"] = campaign_growth_charts(obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     @admin.display(description="runs by status")
     def runs(self, campaign):
