@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from workflows.admin.runs import progress_text
+from workflows.admin.timeline import timeline_urls
 from workflows.models import Campaign, Workflow
 from workflows.schedule import schedule_read
 from workflows.selectors import (
@@ -93,7 +94,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         schedule = self.admin_site.admin_view(self.schedule_view)
-        return [path("schedule/", schedule, name="workflows_campaign_schedule"), *super().get_urls()]
+        return [
+            path("schedule/", schedule, name="workflows_campaign_schedule"),
+            *timeline_urls(self.admin_site),
+            *super().get_urls(),
+        ]
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "schedule_url": reverse("admin:workflows_campaign_schedule")}
