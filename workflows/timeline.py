@@ -76,8 +76,9 @@ def timeline_window_parse(params, *, now: datetime | None = None) -> TimelineWin
     return TimelineWindow(start=start, end=end, device=device)
 
 
-def _bar(*, kind, group, workflow_id, workflow_name, label, start, end, detail) -> dict:
+def _bar(*, key, kind, group, workflow_id, workflow_name, label, start, end, detail) -> dict:
     return {
+        "id": key,  # stable across refreshes, so the page updates a bar rather than redrawing it
         "kind": kind,  # done | failed | running | planned
         "group": group,
         "workflow": workflow_id,
@@ -112,6 +113,7 @@ def _logged(window: TimelineWindow, limit: int) -> tuple[list[dict], bool]:
     )
     bars = [
         _bar(
+            key=f"log-{row['id']}",
             kind="done" if row["status"] == LogStatus.SUCCESS else "failed",
             group=row["device_id"],
             workflow_id=row["workflow_id"],
@@ -134,10 +136,11 @@ def _running(window: TimelineWindow, now: datetime) -> list[dict]:
     if window.device is not None:
         steps = steps.filter(device_id=window.device)
     rows = steps.order_by("dispatched_at", "id").values(
-        "device_id", "workflow_id", "workflow__name", "step_name", "action_type__name", "status", "dispatched_at"
+        "id", "device_id", "workflow_id", "workflow__name", "step_name", "action_type__name", "status", "dispatched_at"
     )
     return [
         _bar(
+            key=f"step-{row['id']}-{row['dispatched_at'].timestamp()}",
             kind="running",
             group=row["device_id"],
             workflow_id=row["workflow_id"],
@@ -163,6 +166,7 @@ def _planned(window: TimelineWindow, now: datetime) -> list[dict]:
     names = dict(Workflow.objects.filter(pk__in={slot.workflow for slot in slots}).values_list("pk", "name"))
     return [
         _bar(
+            key=f"plan-{slot.device}-{slot.workflow}-{slot.start.timestamp()}-{index}",
             kind="planned",
             group=slot.device,
             workflow_id=slot.workflow,
@@ -172,7 +176,7 @@ def _planned(window: TimelineWindow, now: datetime) -> list[dict]:
             end=slot.end,
             detail="planned by the scheduler (re-planned on every start and end)",
         )
-        for slot in slots
+        for index, slot in enumerate(slots)
     ]
 
 

@@ -65,13 +65,13 @@
     return box;
   }
 
-  function toItem(bar, index) {
+  function toItem(bar) {
     const start = new Date(bar.start);
     // A bar needs a width to be seen and clicked: at least a second.
     const end = new Date(Math.max(new Date(bar.end).getTime(), start.getTime() + 1000));
     const content = element("span", "timeline-bar-label", bar.label || bar.run);
     return {
-      id: `${bar.kind}-${index}`,
+      id: bar.id,
       group: bar.group,
       start: start,
       end: end,
@@ -103,6 +103,7 @@
 
   let pending = null;
   let lastFetch = null;
+  let shownRows = "";
 
   function showWindow() {
     const range = timeline.getWindow();
@@ -128,10 +129,18 @@
           statusLine.textContent = `Could not load the timeline: ${body.detail || body.error}`;
           return;
         }
-        groups.clear();
-        groups.add(body.groups.map((group) => ({ ...group, content: group.id })));
-        items.clear();
-        items.add(body.items.map(toItem));
+        // Rows are redrawn only when they change, bars updated in place: a refresh does not
+        // flicker, and what the pointer is on stays there.
+        const rows = JSON.stringify(body.groups);
+        if (rows !== shownRows) {
+          groups.clear();
+          groups.add(body.groups.map((group) => ({ ...group, content: group.id })));
+          shownRows = rows;
+        }
+        const fresh = body.items.map(toItem);
+        const keep = new Set(fresh.map((item) => item.id));
+        items.remove(items.getIds().filter((id) => !keep.has(id)));
+        items.update(fresh);
         const counts = { done: 0, failed: 0, running: 0, planned: 0 };
         body.items.forEach((bar) => { counts[bar.kind] += 1; });
         statusLine.textContent =
