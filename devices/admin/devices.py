@@ -73,8 +73,8 @@ def _run_link(workflow):
     return format_html('<a href="{}">{}</a>', reverse(RUN_CHANGE, args=[workflow.pk]), workflow)
 
 
-def _starter(workflow) -> str:
-    return workflow.created_by.get_username() if workflow.created_by_id else "(no user)"
+def _by(workflow) -> str:
+    return f"by {workflow.created_by.get_username()}" if workflow.created_by_id else ""
 
 
 def _wait(seconds) -> str:
@@ -85,34 +85,41 @@ def _left(seconds) -> str:
     return "no work left" if not seconds else f"~ {duration_display(seconds)} left"
 
 
+def _details(*parts) -> str:
+    return " · ".join(part for part in parts if part)
+
+
 def _held(booking, *, slot: bool):
-    """``slot 2: <run> by ana, since 2026-12-02 14:03:27 (~ 3 min left)``."""
+    """``slot 2: <run>`` over ``by ana · since 2026-12-02 14:03:27 · ~ 3 min left``."""
+    details = _details(
+        _by(booking.workflow),
+        f"since {instant(booking.booked_at)}",
+        _left(getattr(booking, "remaining_seconds", None)),
+    )
     return format_html(
-        '<li>{}{} <span class="quiet">by {}, since {} ({})</span></li>',
+        '<li>{}{}<div class="quiet">{}</div></li>',
         f"slot {booking.slot}: " if slot else "",
         _run_link(booking.workflow),
-        _starter(booking.workflow),
-        instant(booking.booked_at),
-        _left(getattr(booking, "remaining_seconds", None)),
+        details,
     )
 
 
 def _waiting(entry):
-    """``1. <run> (urgent), by ana, waits ~ 2 min 3 s``."""
+    """``<run> waits ~ 2 min 3 s`` over ``urgent · by ana``, numbered by its position."""
     return format_html(
-        '<li value="{}">{} <span class="quiet">({}, by {}) waits</span> <strong>{}</strong></li>',
+        '<li value="{}">{} <span class="wait">waits {}</span><div class="quiet">{}</div></li>',
         entry.position,
         _run_link(entry.workflow),
-        entry.get_priority_display().lower(),
-        _starter(entry.workflow),
         _wait(getattr(entry, "estimated_wait_seconds", None)),
+        _details(entry.get_priority_display().lower(), _by(entry.workflow)),
     )
 
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     form = DeviceAdminForm
-    list_display = ["id", "name", "kind", "status", "holders", "queue_length", "queue_head", "links"]
+    # The kind is in the name and the filter, the links under the name: holders and queue get the width.
+    list_display = ["id", "name_and_links", "status", "holders", "queue_length", "queue_head"]
     list_filter = ["kind", "status", "adapter"]
     search_fields = ["id", "name"]
     # Holder and queue are read-only fields, not inlines: inline formsets would make every edit
@@ -165,7 +172,7 @@ class DeviceAdmin(admin.ModelAdmin):
         elif not change:
             super().save_model(request, obj, form, change)
 
-    @admin.display(description="held by (slot, run, started by, since)")
+    @admin.display(description="held by")
     def holders(self, device):
         bookings = device.active_bookings
         if not bookings:
@@ -188,7 +195,7 @@ class DeviceAdmin(admin.ModelAdmin):
         head = format_html("<div>{} of {} slots in use</div>", len(bookings), device.capacity) if shared else ""
         return format_html('{}<ul class="device-holders">{}</ul>', head, rows)
 
-    @admin.display(description="next in the queue (position, run, estimated wait)")
+    @admin.display(description="queue (estimated wait)")
     def queue_head(self, device):
         entries = device.queue_head
         if not entries:
@@ -212,7 +219,7 @@ class DeviceAdmin(admin.ModelAdmin):
                     entry.position,
                     _run_link(entry.workflow),
                     entry.get_priority_display(),
-                    _starter(entry.workflow),
+                    _by(entry.workflow).removeprefix("by ") or "-",
                     instant(entry.created_at),
                     _wait(entry.estimated_wait_seconds),
                     entry.request_id,
@@ -244,6 +251,10 @@ class DeviceAdmin(admin.ModelAdmin):
             timeline,
             log,
         )
+
+    @admin.display(description="name", ordering="name")
+    def name_and_links(self, device):
+        return format_html('{}<div class="device-links">{}</div>', device.name, self.links(device))
 
     @admin.display(description="waiting", ordering="queue_length")
     def queue_length(self, device):

@@ -76,7 +76,7 @@ def test_the_list_shows_who_holds_the_device_and_since_when(admin_client, transf
     html = admin_client.get(CHANGELIST).content.decode()
     held = cell(html, "holders", "lh-held")
     assert f'href="/admin/workflows/workflow/{holder.pk}/change/"' in held and "holder run" in held
-    assert "by ana" in held and booking.booked_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") in held
+    assert "by ana · since " in held and booking.booked_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") in held
     assert "~ 1 min left" in held  # two steps of 30 s
     assert cell(html, "holders", "lh-free") == "free"
 
@@ -98,7 +98,7 @@ def test_the_queue_shows_positions_and_the_wait_time_estimate(admin_client, tran
     names = re.findall(r">([^<>]*(?:waiter \d|urgent run)) \(#\d+\)</a>", queue)
     assert names == ["urgent run", "queue-0 waiter 0", "queue-0 waiter 1", "queue-0 waiter 2"]
     assert re.findall(r'<li value="(\d+)"', queue) == ["1", "2", "3", "4"]
-    waits = re.findall(r"waits</span> <strong>([^<]*)</strong>", queue)
+    waits = re.findall(r'<span class="wait">waits ([^<]*)</span>', queue)
     entries = device.queue_entries.select_related("workflow")
     expected = {
         entry.workflow.name: wait_time_estimate(device=device, workflow=entry.workflow)["estimated_wait_seconds"]
@@ -130,7 +130,7 @@ def test_each_device_links_to_its_timeline_and_its_execution_log(admin_client, t
             latency_ms=5,
         )  # fmt: skip
     html = admin_client.get(CHANGELIST).content.decode()
-    links = cell(html, "links", "lh-linked")
+    links = cell(html, "name_and_links", "lh-linked")
     timeline = re.search(r'class="device-timeline-link" href="([^"]+)"', links).group(1)
     log = re.search(r'class="device-log-link" href="([^"]+)"', links).group(1)
     assert timeline == "/admin/workflows/campaign/timeline/?device=lh-linked"

@@ -103,9 +103,9 @@ def test_the_timeline_shows_done_running_and_planned_bars_and_opens_the_run(brow
     # One device alone, by clicking its row label; then a running bar opens its run.
     page.click_to_next_page(page.find(f".timeline-device a[href$='?device={running.device_id}']"))
     page.find("#device-timeline[data-loaded]")
-    rows = browser.find_elements(By.CSS_SELECTOR, ".timeline-device-id")
-    assert [row.text for row in rows] == [running.device_id]
     bar = page.visible(".vis-item.kind-running")
+    rows = browser.find_elements(By.CSS_SELECTOR, ".timeline-device-id")
+    assert [row.get_attribute("textContent") for row in rows] == [running.device_id]
     page.shot("timeline-one-device")
     page.click_to_next_page(bar)
     assert browser.current_url.endswith(f"/admin/workflows/workflow/{second.pk}/change/")
