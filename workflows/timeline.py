@@ -1,5 +1,6 @@
 """The device timeline's data: per device, the actions that ran (execution log), the one running
-now (run-steps in flight) and the units the scheduler plans (``workflows.schedule.schedule_read``).
+now (run-steps in flight), the units the scheduler plans (``workflows.schedule.schedule_read``),
+and behind them who held the device when (its bookings).
 
 Reads only, bounded by a window: only what overlaps [start, end] is read, at most
 ``TIMELINE_MAX_ITEMS`` bars (the newest actions win; a note says what was left out), in a constant
@@ -14,7 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from devices.models import Device
+from devices.choices import BookingStatus
+from devices.models import Booking, Device
 from executionlogs.choices import LogStatus
 from executionlogs.models import ExecutionLog
 from labcore.exceptions import ApplicationError, NotFound
@@ -31,6 +33,9 @@ TIMELINE_MAX_WINDOW = timedelta(days=31)
 # the log is searched on its (started_at, id) index, so the search needs a lower bound. Longer
 # actions (none in the demo's registry takes a day) show from the window's start of the next one.
 LONGEST_ACTION = timedelta(days=1)
+# A released booking is looked for this long before the window (a culture holds an incubator slot
+# for its whole week); bookings still held are found whatever their age.
+LONGEST_HOLD = timedelta(days=8)
 # The default window when the page asks for none: the last 6 hours and the next 18.
 DEFAULT_BEFORE = timedelta(hours=6)
 DEFAULT_AFTER = timedelta(hours=18)
@@ -79,7 +84,7 @@ def timeline_window_parse(params, *, now: datetime | None = None) -> TimelineWin
 def _bar(*, key, kind, group, workflow_id, workflow_name, label, start, end, detail) -> dict:
     return {
         "id": key,  # stable across refreshes, so the page updates a bar rather than redrawing it
-        "kind": kind,  # done | failed | running | planned
+        "kind": kind,  # done | failed | running | planned | held
         "group": group,
         "workflow": workflow_id,
         "run": workflow_name or (f"workflow {workflow_id}" if workflow_id else ""),
@@ -154,6 +159,33 @@ def _running(window: TimelineWindow, now: datetime) -> list[dict]:
     ]
 
 
+def _holds(window: TimelineWindow, now: datetime, limit: int) -> list[dict]:
+    """Who held each device in the window (bookings), newest first (one query): the band behind its bars."""
+    held = Booking.objects.filter(booked_at__lt=window.end).filter(
+        Q(status=BookingStatus.ACTIVE) | Q(booked_at__gte=window.start - LONGEST_HOLD, released_at__gte=window.start)
+    )
+    if window.device is not None:
+        held = held.filter(device_id=window.device)
+    rows = held.order_by("-booked_at", "-id").values(
+        "id", "device_id", "device__capacity", "workflow_id", "workflow__name", "slot", "booked_at", "released_at"
+    )[:limit]
+    return [
+        _bar(
+            key=f"held-{row['id']}",
+            kind="held",
+            group=row["device_id"],
+            workflow_id=row["workflow_id"],
+            workflow_name=row["workflow__name"],
+            # A shared device's bands overlap (an incubator holds 44 plates): named in the tooltip only.
+            label="" if row["device__capacity"] > 1 else f"held by {row['workflow__name']}",
+            start=row["booked_at"],
+            end=row["released_at"] or max(now, row["booked_at"]),
+            detail=f"slot {row['slot']}, " + ("released" if row["released_at"] else "held now"),
+        )
+        for row in rows
+    ]
+
+
 def _planned(window: TimelineWindow, now: datetime) -> list[dict]:
     """Units the scheduler's forward plan places in the window (the schedule's own selector)."""
     if window.end <= now:
@@ -183,8 +215,8 @@ def _planned(window: TimelineWindow, now: datetime) -> list[dict]:
 def timeline_read(window: TimelineWindow, *, now: datetime | None = None) -> dict:
     """The devices (rows) and bars overlapping ``window``: ``{"groups", "items", "truncated", "note"}``.
 
-    Queries: devices 1, log 1, in flight 1, the schedule's (a constant number, schedule_read) and
-    run names 1, whatever the number of rows.
+    Queries: devices 1, log 1, in flight 1, the schedule's (a constant number, schedule_read), run
+    names 1 and bookings 1, whatever the number of rows. Holds fill what room the cap leaves.
     """
     now = now or timezone.now()
     devices = Device.objects.order_by("id")
@@ -200,6 +232,7 @@ def timeline_read(window: TimelineWindow, *, now: datetime | None = None) -> dic
     logged, more = _logged(window, room)
     left_out = more or len(running) + len(planned) > TIMELINE_MAX_ITEMS
     items = (running + planned)[:TIMELINE_MAX_ITEMS] + logged
+    items += _holds(window, now, max(TIMELINE_MAX_ITEMS - len(items), 0))
     note = ""
     if left_out:
         note = (

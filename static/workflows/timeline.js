@@ -66,6 +66,20 @@
   }
 
   function toItem(bar) {
+    if (bar.kind === "held") {
+      // Who held the device: a band behind the bars (background items take no tooltip).
+      return {
+        id: bar.id,
+        group: bar.group,
+        start: new Date(bar.start),
+        end: new Date(bar.end),
+        type: "background",
+        content: element("span", "timeline-held-label", bar.label),
+        className: "kind-held",
+        url: runUrl(bar.workflow),
+        kind: bar.kind,
+      };
+    }
     const start = new Date(bar.start);
     // A bar needs a width to be seen and clicked: at least a second.
     const end = new Date(Math.max(new Date(bar.end).getTime(), start.getTime() + 1000));
@@ -141,11 +155,11 @@
         const keep = new Set(fresh.map((item) => item.id));
         items.remove(items.getIds().filter((id) => !keep.has(id)));
         items.update(fresh);
-        const counts = { done: 0, failed: 0, running: 0, planned: 0 };
+        const counts = { done: 0, failed: 0, running: 0, planned: 0, held: 0 };
         body.items.forEach((bar) => { counts[bar.kind] += 1; });
         statusLine.textContent =
           `${body.groups.length} device(s); ${counts.done} done, ${counts.failed} failed, ` +
-          `${counts.running} running, ${counts.planned} planned between ${instant(from)} and ${instant(to)}. ` +
+          `${counts.running} running, ${counts.planned} planned, ${counts.held} holds between ${instant(from)} and ${instant(to)}. ` +
           `Updated ${instant(Date.now())}.`;
         noteLine.hidden = !body.note;
         noteLine.textContent = body.note || "";

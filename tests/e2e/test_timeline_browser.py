@@ -84,6 +84,7 @@ def test_the_timeline_shows_done_running_and_planned_bars_and_opens_the_run(brow
     page.visible(".vis-item.kind-done")
     page.visible(".vis-item.kind-failed")
     page.visible(".vis-item.kind-running")
+    page.find(".vis-item.vis-background.kind-held")  # the second plate's run holds its devices
     page.shot("timeline-6-hours")
     labels = page.text()
     assert "Device timeline" in labels and "robot-arm-1" in labels and "microscope-1" in labels

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
+from devices.services import booking_create, booking_release
 from executionlogs.choices import LogStatus
 from executionlogs.services import execution_log_create
 from samples.models import Plate
@@ -102,6 +103,25 @@ def test_the_action_in_flight_is_a_running_bar_up_to_now(admin_client):
     # A window wholly in the past has nothing running in it.
     past = get_window(admin_client, now - timedelta(hours=3), now - timedelta(hours=2)).json()
     assert [bar for bar in past["items"] if bar["kind"] == "running"] == []
+
+
+def test_who_held_a_device_is_a_band_from_booking_to_release(admin_client):
+    device, shared = device_make("lh-held"), device_make("inc-held", capacity=3)
+    earlier, now_holding, on_shared = (workflow_make([], name=name) for name in ("earlier", "holding", "shared"))
+    booking_create(device=device, workflow=earlier)
+    booking_release(device=device, workflow=earlier)
+    booking_create(device=device, workflow=now_holding)
+    booking_create(device=shared, workflow=on_shared)
+    now = timezone.now()
+    body = get_window(admin_client, now - timedelta(hours=1), now + timedelta(hours=1)).json()
+    held = {bar["run"]: bar for bar in body["items"] if bar["kind"] == "held"}
+    assert set(held) == {"earlier", "holding", "shared"}
+    assert held["holding"]["label"] == "held by holding" and "held now" in held["holding"]["detail"]
+    assert "released" in held["earlier"]["detail"] and held["earlier"]["end"] <= held["holding"]["start"]
+    assert held["shared"]["label"] == "" and held["shared"]["group"] == "inc-held"
+    # Released before the window: not in it.
+    later = get_window(admin_client, now + timedelta(minutes=1), now + timedelta(hours=1)).json()
+    assert {bar["run"] for bar in later["items"] if bar["kind"] == "held"} == {"holding", "shared"}
 
 
 def test_planned_units_are_the_schedules_plan(admin_client, demo_lab):
