@@ -54,6 +54,8 @@ def _instant(params, field: str, default: datetime) -> datetime:
     raw = (params.get(field) or "").strip()
     if not raw:
         return default
+    if "T" in raw and " " in raw:
+        raw = raw.replace(" ", "+")  # an offset's "+" sent unencoded in a query string arrives as a space
     try:
         value = parse_datetime(raw)
     except ValueError:

@@ -161,6 +161,12 @@ def test_a_bad_window_is_a_400_naming_the_field(admin_client, params, field):
     assert body["error"] == "invalid" and list(body["fields"]) == [field]
 
 
+def test_an_offset_sent_unencoded_is_still_read(admin_client):
+    response = admin_client.get(DATA_URL + "?from=2026-01-01T00:00:00+01:00&to=2026-01-01T06:00:00+01:00")
+    assert response.status_code == 200
+    assert response.json()["window"]["from"] == "2026-01-01T00:00:00+01:00"
+
+
 def test_an_unknown_device_is_a_404_naming_it(admin_client):
     response = admin_client.get(DATA_URL, {"device": "no-such-device"})
     assert response.status_code == 404
