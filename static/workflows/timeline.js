@@ -158,9 +158,9 @@
         const counts = { done: 0, failed: 0, running: 0, planned: 0, held: 0 };
         body.items.forEach((bar) => { counts[bar.kind] += 1; });
         statusLine.textContent =
+          `Loaded ${instant(from)} – ${instant(to)} (the view and half a view either side): ` +
           `${body.groups.length} device(s); ${counts.done} done, ${counts.failed} failed, ` +
-          `${counts.running} running, ${counts.planned} planned, ${counts.held} holds between ${instant(from)} and ${instant(to)}. ` +
-          `Updated ${instant(Date.now())}.`;
+          `${counts.running} running, ${counts.planned} planned, ${counts.held} holds. Updated ${instant(Date.now())}.`;
         noteLine.hidden = !body.note;
         noteLine.textContent = body.note || "";
         root.dataset.loaded = String((Number(root.dataset.loaded) || 0) + 1);
