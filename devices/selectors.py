@@ -1,8 +1,8 @@
 """Reads of devices that cross relations, each with the joins its callers need."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from devices.choices import BookingStatus, QueueEntryStatus
+from devices.choices import BookingStatus
 from devices.models import ActionType, Booking, Device, QueueEntry
 from devices.querysets import served_before, waiting_ahead_count
 
@@ -63,19 +63,6 @@ def _position():
 def queue_entry_list() -> QuerySet[QueueEntry]:
     """Queue entries of every device with their device and workflow (admin)."""
     return QueueEntry.objects.select_related("device", "workflow")
-
-
-def device_admin_list() -> QuerySet[Device]:
-    """Devices with their holder (and its workflow) prefetched and their queue length counted."""
-    return Device.objects.annotate(
-        queue_length=Count("queue_entries", filter=Q(queue_entries__status=QueueEntryStatus.WAITING))
-    ).prefetch_related(
-        Prefetch(
-            "bookings",
-            queryset=Booking.objects.filter(status=BookingStatus.ACTIVE).order_by("slot").select_related("workflow"),
-            to_attr="active_bookings",
-        )
-    )
 
 
 def device_in_use(device: Device) -> bool:

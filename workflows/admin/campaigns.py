@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from workflows.admin.campaign_start import campaign_start_view
 from workflows.admin.runs import progress_text
+from workflows.admin.timeline import timeline_urls
 from workflows.growth_charts import campaign_growth_charts
 from workflows.models import Campaign, Workflow
 from workflows.schedule import schedule_read
@@ -99,6 +100,7 @@ class CampaignAdmin(admin.ModelAdmin):
         return [
             path("schedule/", schedule, name="workflows_campaign_schedule"),
             path("start/", start, name="workflows_campaign_start"),
+            *timeline_urls(self.admin_site),
             *super().get_urls(),
         ]
 
