@@ -77,6 +77,16 @@ class RunPage:
         return self.workflow.get_status_display()
 
     @property
+    def has_errors(self) -> bool:
+        """Any step with an error or an operator's decision (else the page leaves that column out)."""
+        return any(step.error or step.resolution for step in self.steps)
+
+    @property
+    def has_windows(self) -> bool:
+        """Any step booked as a unit with a start window (else no window column)."""
+        return any(step.unit_id and step.unit.window_seconds is not None for step in self.steps)
+
+    @property
     def segments(self) -> list[Segment]:
         """The bar: succeeded, skipped, failed, unknown, in flight, pending (each counted apart)."""
         progress = self.progress

@@ -73,7 +73,9 @@ def test_the_page_shows_progress_current_action_steps_to_the_second_samples_and_
     assert re.search(r"step 2: test.run_page_transfer on handler-rp1 \(dispatching\)", html)
     assert re.search(r'id="run-current-elapsed">1 min 3[5-9] s<', html)  # elapsed to the second
     assert "1 min 23 s" in html  # step 1's duration
-    assert timezone.localtime(start).strftime("%Y-%m-%d %H:%M:%S") in html  # its start, to the second
+    shown = timezone.localtime(start)  # its start, to the second (the date is the header's, unless another day)
+    assert f'<span title="{shown:%Y-%m-%d %H:%M:%S}">{shown:%H:%M:%S}</span>' in html
+    assert "Error / decision" not in html  # no step has one: no empty column
     assert "run-segment-succeeded" in html and "run-segment-in-flight" in html and "run-segment-pending" in html
     for link in workflow.workflow_samples.select_related("sample__plate"):
         sample = link.sample
@@ -203,7 +205,8 @@ def test_a_step_with_an_unknown_outcome_is_resolved_from_the_page(admin_client):
     assert "Step 1 of" in done and "resolved (marked succeeded)" in done
     step.refresh_from_db()
     assert step.status == RunStepStatus.SUCCEEDED and step.resolved_by.username == "run-page-admin"
-    assert buttons(admin_client.get(change_url(workflow)).content.decode()) == {"resume", "cancel"}
+    after = admin_client.get(change_url(workflow)).content.decode()
+    assert buttons(after) == {"resume", "cancel"} and "decided: mark_succeeded" in after
 
 
 def test_a_viewer_sees_the_run_but_no_buttons_and_is_refused_every_control(transfer):

@@ -20,6 +20,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from accounts.roles import CONTROL_WORKFLOWS, RUN_WORKFLOWS, user_capabilities
 from labcore.exceptions import ApplicationError
+from labcore.templatetags.labcore_format import instant
 from workflows.admin.signing import report_view, sign_view
 from workflows.choices import RunStepStatus
 from workflows.models import Workflow
@@ -220,7 +221,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     # queue entries were made from these values). It changes only through the run page's
     # controls and the list's actions, which call the same services as the API. Its status,
     # progress, run-steps, samples and history are the live part of the page (run_live.html).
-    record_fields = ["name", "protocol", "campaign", "mode", "priority", "device", "created_by", "created_at"]
+    record_fields = ["name", "protocol", "campaign", "mode", "priority", "device", "created_by", "created"]
     fieldsets = [("Run record", {"fields": record_fields})]
     readonly_fields = record_fields
     actions = ["start", "pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
@@ -250,12 +251,16 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         read_only = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
-        extra = {**(extra_context or {}), **read_only}
+        extra = {**(extra_context or {}), **read_only, "title": "Run"}
         if object_id is not None and str(object_id).isdigit():
             # The live part of the page (an unknown id is the admin's "does not exist" redirect).
             with contextlib.suppress(Http404):
                 extra.update(run_page_context(request, run_page(int(object_id))))
         return super().changeform_view(request, object_id, form_url, extra)
+
+    @admin.display(description="created at")
+    def created(self, workflow):
+        return instant(workflow.created_at)
 
     def save_model(self, request, obj, form, change):
         """Nothing to save: every field is read-only (a forged POST changes nothing)."""
