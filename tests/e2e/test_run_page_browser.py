@@ -9,6 +9,7 @@ import re
 import time
 
 import pytest
+from django.contrib.sessions.models import Session
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -104,18 +105,20 @@ def test_a_run_started_from_its_page_shows_its_progress_change_without_a_reload(
 
     html = page.driver.find_element(By.TAG_NAME, "html")
     page.wait_for_text("#run-state", "Running")
-    seen = {done_count(page)}
+    seen, elapsed = {done_count(page)}, set()
     deadline = time.monotonic() + 40
     while status_of(workflow) not in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED) and time.monotonic() < deadline:
         count = done_count(page)
         if count not in seen and 0 < count < 6:
             page.shot(f"running-{count}-done")
         seen.add(count)
+        elapsed.add(page.driver.execute_script("return document.querySelector('#run-current-elapsed')?.innerText;"))
         time.sleep(0.3)
     # Between the start and the end the page itself showed intermediate counts, in the same document.
     assert len(seen - {0, 6}) >= 2, f"the page showed only {sorted(seen)} done"
     assert same_document(html)
-    assert "running for" in live_text(page, "#run-live") or status_of(workflow) != WorkflowStatus.RUNNING
+    # The action in flight showed how long it had been running, to the tenth of a second under 10 s.
+    assert {text for text in elapsed if text and re.fullmatch(r"\d\.\d s", text)}, elapsed
 
     wait_status(workflow, WorkflowStatus.COMPLETED, timeout=30, worker=worker)
     page.wait_for_text("#run-state", "Completed")
@@ -199,3 +202,20 @@ def test_a_demo_run_is_watched_and_cancelled_from_its_page(workers, demo_lab, pa
     assert page.driver.execute_script("return document.querySelector('#run-live').dataset.live;") == "false"
     page.shot("demo-cancelled")
     assert page.external_requests() == []
+
+
+def test_a_signed_out_page_stops_updating_and_says_so_instead_of_showing_the_login_page(page):
+    workflow = workflow_make([(action_type_make(ACTION), device_make("handler-run-page-d"))], name="Signed out")
+    scientist_logs_in(page)
+    page.open(f"/admin/workflows/workflow/{workflow.pk}/change/")
+    html = page.driver.find_element(By.TAG_NAME, "html")
+    page.wait.until(lambda _: live_requests(page) >= 1)  # it polls (a created run may be started by anyone)
+    Session.objects.all().delete()  # signed out on the server
+    page.visible("#run-live-stopped")
+    assert "stopped updating" in live_text(page, "#run-live-stopped") and same_document(html)
+    assert not page.driver.find_elements(By.CSS_SELECTOR, "#run-live #login-form")
+    polled = live_requests(page)
+    time.sleep(4.5)
+    assert live_requests(page) == polled  # and it no longer polls, nor claims to
+    assert not page.driver.find_elements(By.CSS_SELECTOR, ".run-updating")
+    page.shot("signed-out")
