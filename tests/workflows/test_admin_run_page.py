@@ -181,7 +181,9 @@ def test_a_control_the_state_forbids_is_an_error_message_never_a_500(admin_clien
     # Asking to confirm a control the run has moved past says so instead.
     asked = admin_client.get(control_url(workflow, "resume"), follow=True).content.decode()
     assert "resume is not possible now" in asked and "run-confirm-form" not in asked
-    assert admin_client.post(control_url(workflow, "retry") + "?step=x", follow=True).status_code == 200
+    for step in ("x", "-1", "99999999999999999999"):
+        refused = admin_client.post(control_url(workflow, "retry"), {"step": step}, follow=True)
+        assert refused.status_code == 200 and 'class="error"' in refused.content.decode()
     assert admin_client.post(control_url(workflow, "explode")).status_code == 404
     assert admin_client.get(reverse("admin:workflows_workflow_live", args=[999999])).status_code == 404
     workflow.refresh_from_db()
