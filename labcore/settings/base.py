@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "nested_admin",
+    "django_htmx",  # request.htmx: the live run page polls a fragment of itself
     "labcore",
     "accounts",
     "devices",
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Opens an audit context (who, which URL) around every write request.
     "pghistory.middleware.HistoryMiddleware",

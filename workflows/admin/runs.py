@@ -1,22 +1,65 @@
-"""Watching and steering runs in the admin: status, progress, current action, run-steps, reason.
+"""Watching and steering runs in the admin: the live run page, and lifecycle actions on the list.
 
-The admin actions call the same services as the API (pause, resume, cancel, resolve); a state
-that forbids the action is reported as a message per workflow, never a 500.
+A run's change view is its live page: progress, the action in flight with its elapsed time,
+run-steps, samples, history and window violations, refreshed by htmx from ``<pk>/live/`` every
+2 s until the run is finished. Its buttons lead to a confirmation (``<pk>/control/<control>/``:
+GET asks, POST acts) that calls the same services, with the same role, as the API. A state that
+forbids the control becomes an admin message, never a 500; the list's admin actions do the same
+for many runs at once.
 """
 
-from django.contrib import admin, messages
-from django.urls import path
-from django.utils.html import format_html
+import contextlib
+from dataclasses import dataclass
 
-from accounts.roles import RUN_WORKFLOWS
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django_htmx.http import HttpResponseStopPolling
+
+from accounts.roles import CONTROL_WORKFLOWS, RUN_WORKFLOWS, user_capabilities
 from labcore.durations import duration_display
 from labcore.exceptions import ApplicationError
+from labcore.templatetags.labcore_format import instant
 from workflows.admin.signing import report_view, sign_view
 from workflows.choices import RunStepStatus
-from workflows.models import RunStep, Workflow, WorkflowEvent
+from workflows.models import RunStep, Workflow
+from workflows.run_page import CANCEL, CONTROLS, PAUSE, RESOLVE_DECISIONS, RESUME, START, RunPage, run_page
 from workflows.selectors import Progress, run_steps_for_progress, workflow_progress
 from workflows.services.execution import workflow_cancel, workflow_pause, workflow_resume, workflow_start
 from workflows.services.recovery import workflow_resolve
+
+# The capability each control needs: the API's (workflows/api/lifecycle.py), so a role can do
+# on the page exactly what it can do through the API.
+CONTROL_CAPABILITY = {START: RUN_WORKFLOWS, **{control: CONTROL_WORKFLOWS for control in CONTROLS if control != START}}
+CONTROL_SERVICE = {START: workflow_start, PAUSE: workflow_pause, RESUME: workflow_resume, CANCEL: workflow_cancel}
+# What each button says, what its confirmation asks, and what is reported once it is done.
+CONTROL_TEXT = {
+    START: ("Start", "Start this run? It books its devices now, or waits in their queues.", "started"),
+    PAUSE: ("Pause", "Pause this run? The action in flight finishes; no next action starts.", "paused"),
+    RESUME: ("Resume", "Resume this run where it stopped?", "resumed"),
+    CANCEL: (
+        "Cancel run",
+        "Cancel this run? Steps not run are skipped and its devices are freed; an action in flight "
+        'finishes first (the run shows "cancelling" until it is recorded). This cannot be undone.',
+        "cancelled",
+    ),
+    "retry": ("Retry step", "Dispatch step {step} again when the run resumes?", "resolved (retry); resume to go on"),
+    "mark_succeeded": (
+        "Mark step succeeded",
+        "Record step {step} as succeeded (the device did it) and go on after it when the run resumes?",
+        "resolved (marked succeeded); resume to go on",
+    ),
+    "mark_failed": (
+        "Mark step failed",
+        "Record step {step} as failed? The run fails and its devices are freed. This cannot be undone.",
+        "resolved (marked failed)",
+    ),
+}
+POLL_SECONDS = 2
 
 
 def progress_text(progress: Progress) -> str:
@@ -30,79 +73,168 @@ def progress_text(progress: Progress) -> str:
     return ", ".join(parts)
 
 
-class RunStepInline(admin.TabularInline):
-    model = RunStep
-    extra = 0
-    can_delete = False
-    fields = [
-        "position",
-        "step_name",
-        "action_type",
-        "device",
-        "status",
-        "attempt",
-        "dispatched_at",
-        "started_at",
-        "finished_at",
-        "duration",
-        "error",
-        "resolution",
-        "due",
-        "window",
-    ]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("action_type", "device", "unit")
-
-    @admin.display(description="due")
-    def due(self, run_step):
-        return run_step.unit.due_at if run_step.unit_id and run_step.unit.due_at else "-"
-
-    @admin.display(description="window")
-    def window(self, run_step):
-        """A start past the step's window, in red: the scientist's first question about a late plate."""
-        if not run_step.unit_id or run_step.unit.window_seconds is None:
-            return "-"
-        late = run_step.unit.window_missed_seconds
-        if late is None:
-            return "on time" if run_step.unit.started_at else "open"
-        return format_html('<strong style="color:#ba2121">missed by {} s</strong>', f"{late:.1f}")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="duration")
-    def duration(self, run_step):
-        if run_step.started_at and run_step.finished_at:
-            return duration_display((run_step.finished_at - run_step.started_at).total_seconds())
-        return "-"
+def run_page_buttons(request, run: RunPage) -> list[dict]:
+    """The run's controls that its state allows and the user's role grants, as buttons to a confirmation."""
+    capabilities = user_capabilities(request.user)
+    buttons = []
+    for control in run.controls:
+        if CONTROL_CAPABILITY[control] not in capabilities:
+            continue
+        url = reverse("admin:workflows_workflow_control", args=[run.workflow.pk, control])
+        if control in RESOLVE_DECISIONS:
+            url += f"?step={run.decision_step.position}"
+        buttons.append({"control": control, "label": CONTROL_TEXT[control][0], "url": url})
+    return buttons
 
 
-class WorkflowEventInline(admin.TabularInline):
-    """The run's history, read-only: every status change with who, when and why."""
+@dataclass(frozen=True)
+class Clock:
+    """An instant in a run-step row: to the second, without its date on the run's own day (``full`` has it)."""
 
-    model = WorkflowEvent
-    extra = 0
-    can_delete = False
-    verbose_name = "event"
-    verbose_name_plural = "history (every status change)"
-    fields = ["at", "step", "from_status", "to_status", "by", "reason"]
-    readonly_fields = fields
-    ordering = ["id"]
+    short: str
+    full: str
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("run_step")
 
-    def has_add_permission(self, request, obj=None):
-        return False
+def _clock(at, day: str) -> Clock | None:
+    if at is None:
+        return None
+    full = instant(at)
+    return Clock(full[11:] if full[:10] == day else full, full)
 
-    def has_change_permission(self, request, obj=None):
-        return False
 
-    @admin.display(description="step")
-    def step(self, event):
-        return event.run_step.position if event.run_step_id else "run"
+@dataclass(frozen=True)
+class StepRow:
+    step: RunStep
+    started: Clock | None
+    finished: Clock | None
+    due: Clock | None
+    duration: str  # "1 min 23 s"; "12.3 s so far" while in flight; "" before it starts
+
+
+def run_step_rows(run: RunPage, day: str) -> list[StepRow]:
+    """The run-step table's times, formatted once here (a template tag per cell costs ~1 ms a row)."""
+    now = timezone.now()
+    rows = []
+    for step in run.steps:
+        if step.started_at and step.finished_at:
+            duration = duration_display((step.finished_at - step.started_at).total_seconds())
+        elif step is run.in_flight and step.dispatched_at:
+            duration = duration_display((now - step.dispatched_at).total_seconds()) + " so far"
+        else:
+            duration = ""
+        due = step.unit.due_at if step.unit_id else None
+        rows.append(
+            StepRow(
+                step,
+                _clock(step.started_at or step.dispatched_at, day),
+                _clock(step.finished_at, day),
+                _clock(due, day),
+                duration,
+            )
+        )
+    return rows
+
+
+def run_page_context(request, run: RunPage) -> dict:
+    day = instant(run.workflow.started_at or run.workflow.created_at)[:10]
+    return {
+        "run": run,
+        "day": day,
+        "step_rows": run_step_rows(run, day),
+        "progress_text": progress_text(run.progress),
+        "buttons": run_page_buttons(request, run),
+        "live_url": reverse("admin:workflows_workflow_live", args=[run.workflow.pk]),
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+def live_view(model_admin):
+    """``<pk>/live/``: the live part of the run page, which the page polls (htmx) while the run lives.
+
+    Once the run is finished (and nothing is in flight) an htmx request is answered with 286,
+    htmx's "stop polling", and the fragment it swaps in no longer polls either.
+    """
+
+    def view(request, pk):
+        if not model_admin.has_view_permission(request):
+            raise PermissionDenied
+        run = run_page(pk)
+        html = render_to_string("admin/workflows/workflow/run_live.html", run_page_context(request, run), request)
+        return HttpResponseStopPolling(html) if request.htmx and not run.live else HttpResponse(html)
+
+    return view
+
+
+def _decision_step(request, run: RunPage) -> int:
+    """The step a resolve decision is about: the one the page showed (``step``), else the first unknown one."""
+    given = request.POST.get("step") or request.GET.get("step")
+    if given is not None:
+        try:
+            return int(given)
+        except ValueError:
+            raise ApplicationError(
+                f"step must be a step number, not {given!r}", fields={"step": ["not a number"]}
+            ) from None
+    if run.decision_step is None:
+        raise ApplicationError("no step has an unknown outcome: there is nothing to resolve")
+    return run.decision_step.position
+
+
+def control_view(model_admin):
+    """``<pk>/control/<control>/``: GET asks to confirm, POST (with CSRF) calls the service.
+
+    Permission is the API's capability for that control (403 otherwise); a refusal by the
+    service (the run moved on meanwhile, say) is an error message on the run page.
+    """
+
+    def view(request, pk, control):
+        if control not in CONTROLS:
+            raise Http404(f"no control {control!r}")
+        if not model_admin.has_view_permission(request):
+            raise PermissionDenied
+        if CONTROL_CAPABILITY[control] not in user_capabilities(request.user):
+            needed = CONTROL_CAPABILITY[control].replace("_", " ")
+            raise PermissionDenied(f"your role does not allow this (needs {needed})")
+        run = run_page(pk)
+        workflow = run.workflow
+        change_url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+        label, question, done = CONTROL_TEXT[control]
+        try:
+            step = _decision_step(request, run) if control in RESOLVE_DECISIONS else None
+            if request.method == "POST":
+                if control in RESOLVE_DECISIONS:
+                    workflow_resolve(workflow=workflow, step=step, decision=control, user=request.user)
+                else:
+                    CONTROL_SERVICE[control](workflow=workflow, user=request.user)
+        except ApplicationError as error:
+            model_admin.message_user(request, f"{workflow}: {error.message}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        if request.method == "POST":
+            subject = f"Step {step} of {workflow}" if step is not None else str(workflow)
+            model_admin.message_user(request, f"{subject} {done}.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        if control not in run.controls:
+            # Offered before the run moved on: say so rather than ask about a control that would fail.
+            state = run.state_label.lower()
+            model_admin.message_user(
+                request, f"{workflow} is {state}: {label.lower()} is not possible now.", messages.WARNING
+            )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "original": workflow,
+            "change_url": change_url,
+            "control": control,
+            "label": label,
+            "question": question.format(step=step),
+            "step": step,
+            "run": run,
+            "title": f"{label}: {workflow}",
+        }
+        return TemplateResponse(request, "admin/workflows/workflow/control_confirm.html", context)
+
+    return view
 
 
 def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
@@ -139,33 +271,21 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_select_related = ["protocol"]
     list_filter = ["status", "mode"]
     search_fields = ["name"]
-    inlines = [RunStepInline, WorkflowEventInline]
     # A run is a record: nothing of it is edited here once created (its run-steps, bookings and
-    # queue entries were made from these values). It changes only through the actions below,
-    # which call the same services as the API.
-    fields = [
-        "name",
-        "protocol",
-        "campaign",
-        "mode",
-        "priority",
-        "device",
-        "created_by",
-        "created_at",
-        "status",
-        "status_reason",
-        "progress",
-        "current_action",
-        "started_at",
-        "finished_at",
-    ]
-    readonly_fields = fields
+    # queue entries were made from these values). It changes only through the run page's
+    # controls and the list's actions, which call the same services as the API. Its status,
+    # progress, run-steps, samples and history are the live part of the page (run_live.html).
+    record_fields = ["name", "protocol", "campaign", "mode", "priority", "device", "created_by", "created"]
+    fieldsets = [("Run record", {"fields": record_fields})]
+    readonly_fields = record_fields
     actions = ["start", "pause", "resume", "cancel", "resolve_retry", "resolve_mark_succeeded", "resolve_mark_failed"]
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/report/", view(report_view(self)), name="workflows_workflow_report"),
+            path("<int:pk>/live/", view(live_view(self)), name="workflows_workflow_live"),
+            path("<int:pk>/control/<str:control>/", view(control_view(self)), name="workflows_workflow_control"),
             path(
                 "<int:pk>/sign/",
                 view(sign_view(self, kind="workflow", capability=RUN_WORKFLOWS)),
@@ -185,7 +305,16 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         read_only = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
-        return super().changeform_view(request, object_id, form_url, {**(extra_context or {}), **read_only})
+        extra = {**(extra_context or {}), **read_only, "title": "Run"}
+        if object_id is not None and str(object_id).isdigit():
+            # The live part of the page (an unknown id is the admin's "does not exist" redirect).
+            with contextlib.suppress(Http404):
+                extra.update(run_page_context(request, run_page(int(object_id))))
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    @admin.display(description="created at")
+    def created(self, workflow):
+        return instant(workflow.created_at)
 
     def save_model(self, request, obj, form, change):
         """Nothing to save: every field is read-only (a forged POST changes nothing)."""
@@ -193,13 +322,6 @@ class WorkflowAdmin(admin.ModelAdmin):
     @admin.display(description="progress")
     def progress(self, workflow):
         return progress_text(workflow_progress(workflow))
-
-    @admin.display(description="current action")
-    def current_action(self, workflow):
-        current = workflow_progress(workflow).current
-        if current is None:
-            return "-"
-        return f"step {current.position}: {current.action_type.name} on {current.device_id} ({current.status})"
 
     @admin.action(description="Start (books its devices, or queues it)", permissions=["change"])
     def start(self, request, queryset):
