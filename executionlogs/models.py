@@ -1,12 +1,14 @@
 """The forensic record: one append-only entry per dispatch, and cell-analysis results."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Now
 
 from executionlogs.chain import chain_append
 from executionlogs.choices import Cause, LogStatus
+from executionlogs.latency import BUCKET_COUNT, counts_for_latency, histogram_quantile, latency_record
 from labcore.append_only import AppendOnlyError, AppendOnlyModel, AppendOnlyQuerySet
 
 
@@ -117,9 +119,58 @@ class ExecutionLog(models.Model):
             return
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
+        # Every insert path ends here, inside chain_append's transaction: the entry and its count
+        # in the latency statistics commit (or roll back) together.
+        if counts_for_latency(status=self.status, caused_by=self.caused_by, latency_ms=self.latency_ms):
+            with connection.cursor() as cursor:
+                latency_record(
+                    cursor, device_id=self.device_id, action_type=self.action_type, latency_ms=self.latency_ms
+                )
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("execution log entries are never deleted")
+
+
+def _empty_histogram() -> list[int]:
+    return [0] * BUCKET_COUNT
+
+
+class LatencyStat(models.Model):
+    """Successful latencies of one action type on one device, kept as entries are appended.
+
+    Derived from the log (``executionlogs.latency``): updated in place, one atomic upsert per
+    counted entry, and rebuilt from the log by migration 0007. Not part of the forensic record.
+    """
+
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
+    action_type = models.CharField(max_length=100)
+    count = models.BigIntegerField(default=0)
+    sum_ms = models.FloatField(default=0.0)
+    histogram = ArrayField(
+        models.IntegerField(),
+        size=BUCKET_COUNT,
+        default=_empty_histogram,
+        help_text="Entries per log-spaced latency bucket (executionlogs.latency.bucket_of).",
+    )
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["device", "action_type"]
+        constraints = [
+            # The upsert's conflict target, and the index every read uses.
+            models.UniqueConstraint(fields=["device", "action_type"], name="latencystat_device_action"),
+        ]
+
+    def __str__(self):
+        return f"{self.device_id} {self.action_type}: {self.count}"
+
+    @property
+    def median_ms(self) -> float | None:
+        return histogram_quantile(self.histogram, 0.5)
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.sum_ms / self.count if self.count else None
 
 
 class CellAnalysisResult(models.Model):

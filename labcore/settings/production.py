@@ -21,3 +21,5 @@ X_FRAME_OPTIONS = "DENY"
 MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405
 LABCORE_MOCK_HARDWARE = env_bool("LABCORE_MOCK_HARDWARE", False)  # noqa: F405
+# Synthetic measurement data (seed_logs) never goes into a production database.
+LABCORE_ALLOW_SEED = False
