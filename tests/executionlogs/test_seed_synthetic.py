@@ -70,9 +70,7 @@ def test_synthetic_entries_are_marked_and_feed_no_latency_statistics():
     device = Device.objects.create(id="reader-real", name="Reader", kind="plate_reader")
     append_log(device, action_type="plate_read", latency_ms=1000.0)
     seed()
-    assert set(ExecutionLog.objects.exclude(device=device).values_list("caused_by", flat=True)) == {
-        Cause.SYNTHETIC
-    }
+    assert set(ExecutionLog.objects.exclude(device=device).values_list("caused_by", flat=True)) == {Cause.SYNTHETIC}
     assert list(LatencyStat.objects.values_list("device_id", "action_type", "count")) == [
         ("reader-real", "plate_read", 1)
     ]
