@@ -5,7 +5,7 @@ action type on its device. Aggregating that from the log cost 0.5-1.1 s per call
 ``LatencyStat`` row per pair answers in one indexed read at any log size.
 
 The figure is a median, read from a histogram of log-spaced buckets (8 per octave: each bucket
-is 9% wide, so the median is within ~4.5% of the exact one, far finer than the spread of real
+is 9% wide, so the median is within 4.5% of the exact one, far finer than the spread of real
 dispatches). A histogram is the incremental form of a median: one more entry adds one to one
 bucket, an atomic ``UPDATE``, while an exact median needs every value. A running or
 exponentially weighted mean would also be incremental but is dragged by the long tail (one
@@ -61,26 +61,38 @@ def bucket_bounds(bucket: int) -> tuple[float, float]:
     return 2 ** ((bucket - 1) / BUCKETS_PER_OCTAVE), 2 ** (bucket / BUCKETS_PER_OCTAVE)
 
 
+def bucket_middle(bucket: int) -> float:
+    """What an entry in ``bucket`` is taken to be: the bucket's geometric middle (the middle of
+    [0, 1 ms) for bucket 0), within 4.5% of any latency in it."""
+    low, high = bucket_bounds(bucket)
+    return (low + high) / 2 if bucket == 0 else math.sqrt(low * high)
+
+
+def _nth(histogram: Sequence[int], index: int) -> float:
+    """The ``index``-th smallest latency counted (0-based), as its bucket's middle."""
+    cumulative = 0
+    for bucket, count in enumerate(histogram):
+        cumulative += count
+        if index < cumulative:
+            return bucket_middle(bucket)
+    raise IndexError(index)
+
+
 def histogram_quantile(histogram: Sequence[int], quantile: float = 0.5) -> float | None:
     """The ``quantile`` of the latencies counted in ``histogram``, in ms (None when it is empty).
 
-    Interpolated within the bucket it falls in: geometrically (the buckets are log-spaced),
-    linearly in bucket 0. A single entry reads as its bucket's geometric middle.
+    As PostgreSQL's ``percentile_cont`` (which the estimate used on the log before): between the two
+    entries around the position, linearly; each entry read as its bucket's middle.
     """
     total = sum(histogram)
     if not total:
         return None
-    rank = quantile * total
-    cumulative = 0
-    for bucket, count in enumerate(histogram):
-        if count and cumulative + count >= rank:
-            fraction = (rank - cumulative) / count
-            low, high = bucket_bounds(bucket)
-            if bucket == 0:
-                return low + (high - low) * fraction
-            return low * (high / low) ** fraction
-        cumulative += count
-    return None  # unreachable: the last bucket with entries always reaches the rank
+    position = quantile * (total - 1)
+    below = math.floor(position)
+    low = _nth(histogram, below)
+    if position == below:
+        return low
+    return low + (position - below) * (_nth(histogram, below + 1) - low)
 
 
 # One entry more, atomically: the row is created by the first entry of its pair (two first
