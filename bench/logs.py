@@ -188,13 +188,13 @@ class _RolledBack(Exception):
 
 def measure_wait_time(repeat: int) -> dict:
     """Latency figures of one estimate, before (aggregated over the log) and after (statistics)."""
-    from django.db import connection, transaction
+    from django.db import transaction
     from django.db.models import Aggregate, FloatField
 
     from devices.models import ActionType, Booking, Device
     from devices.wait_time import wait_time_estimate
-    from executionlogs.latency import latency_record
-    from executionlogs.models import ExecutionLog
+    from executionlogs.latency import BUCKET_COUNT, bucket_of
+    from executionlogs.models import ExecutionLog, LatencyStat
     from workflows.models import RunStep, Workflow
     from workflows.remaining_work import measured_medians
 
@@ -231,10 +231,11 @@ def measure_wait_time(repeat: int) -> dict:
         with transaction.atomic():
             # Seeded entries are synthetic and never counted: give the pairs statistics, a holder
             # with one step of each and a waiter, all rolled back after the measurement.
-            with connection.cursor() as cursor:
-                for name, _ in pairs:
-                    for latency_ms in (900.0, 1100.0, 1300.0):
-                        latency_record(cursor, device_id=device.pk, action_type=name, latency_ms=latency_ms)
+            for name, _ in pairs:
+                histogram = [0] * BUCKET_COUNT
+                for latency_ms in (900.0, 1100.0, 1300.0):
+                    histogram[bucket_of(latency_ms)] += 1
+                LatencyStat.objects.create(device=device, action_type=name, count=3, sum_ms=3300.0, histogram=histogram)
             holder, waiter = Workflow.objects.create(name="bench holder"), Workflow.objects.create(name="bench waiter")
             for position, action_type in enumerate(action_types):
                 RunStep.objects.create(

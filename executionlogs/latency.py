@@ -12,6 +12,11 @@ exponentially weighted mean would also be incremental but is dragged by the long
 stalled 10-minute success moves a mean of 2 s dispatches a lot, the median not at all). Count
 and sum are kept too (the mean, for whoever wants it). Why not an EWMA: docs/decisions.md.
 
+Counted by the database: an ``AFTER INSERT`` trigger on the log (``TRIGGER_SQL``, installed by
+migration 0007) upserts the pair's row in the inserting transaction, so every insert path counts,
+the entry and its count commit or roll back together, and the executor's hot path pays no extra
+round trip. A change to the SQL here needs a migration that installs it again.
+
 Which entries count: successful ones with a latency, dispatched for real (caused by a user, a
 worker or a manual call). Synthetic entries (``seed_logs``, cause ``synthetic``) and LabCore's
 own (recovery, and entries seeded before synthetic data was marked: cause ``system``) never do.
@@ -32,16 +37,6 @@ STAT_TABLE = "executionlogs_latencystat"
 LOG_TABLE = "executionlogs_executionlog"
 
 
-def counts_for_latency(*, status: str, caused_by: str, latency_ms) -> bool:
-    """Whether an entry feeds the statistics: a real, successful dispatch with a finite latency."""
-    return (
-        status == LogStatus.SUCCESS
-        and caused_by in COUNTED_CAUSES
-        and isinstance(latency_ms, int | float)
-        and math.isfinite(latency_ms)
-    )
-
-
 def bucket_of(latency_ms: float) -> int:
     """The histogram bucket of one latency (the SQL in ``BUCKET_SQL`` computes the same)."""
     if latency_ms < 1:
@@ -49,10 +44,12 @@ def bucket_of(latency_ms: float) -> int:
     return min(BUCKET_COUNT - 1, math.floor(math.log(latency_ms) / math.log(2) * BUCKETS_PER_OCTAVE) + 1)
 
 
-BUCKET_SQL = (
-    f"CASE WHEN latency_ms < 1 THEN 0 ELSE LEAST({BUCKET_COUNT - 1}, "
-    f"floor(ln(latency_ms) / ln(2) * {BUCKETS_PER_OCTAVE})::int + 1) END"
-)
+def bucket_sql(column: str) -> str:
+    """``bucket_of`` in SQL, for a latency column or expression."""
+    return (
+        f"CASE WHEN {column} < 1 THEN 0 ELSE LEAST({BUCKET_COUNT - 1}, "
+        f"floor(ln({column}) / ln(2) * {BUCKETS_PER_OCTAVE})::int + 1) END"
+    )
 
 
 def bucket_bounds(bucket: int) -> tuple[float, float]:
@@ -95,46 +92,58 @@ def histogram_quantile(histogram: Sequence[int], quantile: float = 0.5) -> float
     return low + (position - below) * (_nth(histogram, below + 1) - low)
 
 
-# One entry more, atomically: the row is created by the first entry of its pair (two first
-# entries at once: ON CONFLICT turns the second into the update) and every later one adds to it
-# in place under the row lock PostgreSQL takes for the UPDATE, so concurrent writers never lose
-# a count. Called under the chain lock (the log's writers are serialised anyway); the stats row
-# is only ever locked after it, so no lock-order cycle can form.
-RECORD_SQL = f"""
-INSERT INTO {STAT_TABLE} AS stat (device_id, action_type, count, sum_ms, histogram, updated_at)
-VALUES (%(device_id)s, %(action_type)s, 1, %(latency_ms)s, %(histogram)s::integer[], clock_timestamp())
-ON CONFLICT (device_id, action_type) DO UPDATE SET
-    count = stat.count + 1,
-    sum_ms = stat.sum_ms + EXCLUDED.sum_ms,
-    histogram[%(index)s] = COALESCE(stat.histogram[%(index)s], 0) + 1,
-    updated_at = EXCLUDED.updated_at
-"""
+# Which entries count, in SQL (for the trigger's WHEN and the rebuild). NULL latencies fail the
+# range test, and so does NaN (PostgreSQL sorts it above every number, infinity included).
+_CAUSES = ", ".join(f"'{cause}'" for cause in COUNTED_CAUSES)
 
 
-def latency_record(cursor, *, device_id: str, action_type: str, latency_ms: float) -> None:
-    """Count one entry in its pair's statistics (same transaction as the entry)."""
-    bucket = bucket_of(latency_ms)
-    histogram = [0] * BUCKET_COUNT
-    histogram[bucket] = 1
-    cursor.execute(
-        RECORD_SQL,
-        {
-            "device_id": device_id,
-            "action_type": action_type,
-            "latency_ms": float(latency_ms),
-            "histogram": histogram,
-            "index": bucket + 1,  # PostgreSQL arrays are 1-based
-        },
+def counted_sql(row: str = "") -> str:
+    return (
+        f"{row}status = '{LogStatus.SUCCESS.value}' AND {row}caused_by IN ({_CAUSES}) "
+        f"AND {row}latency_ms > '-Infinity'::float8 AND {row}latency_ms < 'Infinity'::float8"
     )
 
 
-# Only what counts_for_latency accepts (NaN and infinities excluded: PostgreSQL sorts NaN above
-# every number, so the range test keeps it out).
+# One entry more, atomically: the row is created by the first entry of its pair (two first
+# entries at once: ON CONFLICT turns the second into the update) and every later one adds to it
+# in place under the row lock PostgreSQL takes for the UPDATE, so concurrent writers never lose
+# a count. Log writers hold the chain lock and take a stats row only after it, so no lock-order
+# cycle can form.
+TRIGGER_SQL = f"""
+CREATE OR REPLACE FUNCTION executionlogs_latency_count() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bucket_index integer := {bucket_sql("NEW.latency_ms")} + 1;  -- PostgreSQL arrays are 1-based
+    initial integer[] := array_fill(0, ARRAY[{BUCKET_COUNT}]);
+BEGIN
+    initial[bucket_index] := 1;
+    INSERT INTO {STAT_TABLE} AS stat (device_id, action_type, count, sum_ms, histogram, updated_at)
+    VALUES (NEW.device_id, NEW.action_type, 1, NEW.latency_ms, initial, clock_timestamp())
+    ON CONFLICT (device_id, action_type) DO UPDATE SET
+        count = stat.count + 1,
+        sum_ms = stat.sum_ms + EXCLUDED.sum_ms,
+        histogram[bucket_index] = COALESCE(stat.histogram[bucket_index], 0) + 1,
+        updated_at = EXCLUDED.updated_at;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER executionlog_latency_count
+    AFTER INSERT ON {LOG_TABLE}
+    FOR EACH ROW WHEN ({counted_sql("NEW.")})
+    EXECUTE FUNCTION executionlogs_latency_count();
+"""
+
+TRIGGER_DROP_SQL = f"""
+DROP TRIGGER IF EXISTS executionlog_latency_count ON {LOG_TABLE};
+DROP FUNCTION IF EXISTS executionlogs_latency_count();
+"""
+
+
 COUNTED_SQL = f"""
-SELECT device_id, action_type, {BUCKET_SQL} AS bucket, count(*), sum(latency_ms)
+SELECT device_id, action_type, {bucket_sql("latency_ms")} AS bucket, count(*), sum(latency_ms)
 FROM {LOG_TABLE}
-WHERE status = %(success)s AND caused_by = ANY(%(causes)s) AND latency_ms IS NOT NULL
-  AND latency_ms > '-Infinity'::float8 AND latency_ms < 'Infinity'::float8
+WHERE {counted_sql()}
 GROUP BY 1, 2, 3
 """
 
@@ -145,7 +154,7 @@ def latency_stats_rebuild(cursor) -> int:
     The caller holds the chain lock (in the same transaction), so no entry is appended between the
     read and the write. Returns the number of pairs.
     """
-    cursor.execute(COUNTED_SQL, {"success": LogStatus.SUCCESS.value, "causes": list(COUNTED_CAUSES)})
+    cursor.execute(COUNTED_SQL)
     pairs: dict[tuple[str, str], list] = {}
     for device_id, action_type, bucket, count, total_ms in cursor.fetchall():
         stat = pairs.setdefault((device_id, action_type), [0, 0.0, [0] * BUCKET_COUNT])

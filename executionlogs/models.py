@@ -3,12 +3,12 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models
+from django.db import models
 from django.db.models.functions import Now
 
 from executionlogs.chain import chain_append
 from executionlogs.choices import Cause, LogStatus
-from executionlogs.latency import BUCKET_COUNT, counts_for_latency, histogram_quantile, latency_record
+from executionlogs.latency import BUCKET_COUNT, histogram_quantile
 from labcore.append_only import AppendOnlyError, AppendOnlyModel, AppendOnlyQuerySet
 
 
@@ -119,13 +119,6 @@ class ExecutionLog(models.Model):
             return
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
-        # Every insert path ends here, inside chain_append's transaction: the entry and its count
-        # in the latency statistics commit (or roll back) together.
-        if counts_for_latency(status=self.status, caused_by=self.caused_by, latency_ms=self.latency_ms):
-            with connection.cursor() as cursor:
-                latency_record(
-                    cursor, device_id=self.device_id, action_type=self.action_type, latency_ms=self.latency_ms
-                )
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("execution log entries are never deleted")
@@ -138,8 +131,9 @@ def _empty_histogram() -> list[int]:
 class LatencyStat(models.Model):
     """Successful latencies of one action type on one device, kept as entries are appended.
 
-    Derived from the log (``executionlogs.latency``): updated in place, one atomic upsert per
-    counted entry, and rebuilt from the log by migration 0007. Not part of the forensic record.
+    Derived from the log (``executionlogs.latency``): updated in place by a trigger on the log, one
+    atomic upsert per counted entry in the entry's own transaction, and built from the existing log
+    by migration 0007. Not part of the forensic record.
     """
 
     device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+", db_index=False)

@@ -1,6 +1,7 @@
 """Latency statistics per (device, action type), and the ``synthetic`` cause of seed_logs's entries.
 
-The statistics are backfilled from the existing log under the chain lock (no entry is appended
+A trigger on the log counts each new entry that qualifies (executionlogs.latency.TRIGGER_SQL, as
+it is when this migration runs). The statistics are backfilled from the existing log under the chain lock (no entry is appended
 between the read and the write). Entries seeded before this migration carry the cause
 ``system`` and, like every entry that is not a real successful dispatch, are not counted
 (executionlogs.latency). Reversing drops the table; the log itself is untouched either way.
@@ -13,7 +14,7 @@ import executionlogs.models
 from django.db import migrations, models
 
 from executionlogs.chain import CHAIN_LOCK
-from executionlogs.latency import latency_stats_rebuild
+from executionlogs.latency import TRIGGER_DROP_SQL, TRIGGER_SQL, latency_stats_rebuild
 from labcore.locking import advisory_lock_key
 
 
@@ -52,5 +53,6 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('device', 'action_type'), name='latencystat_device_action')],
             },
         ),
+        migrations.RunSQL(TRIGGER_SQL, TRIGGER_DROP_SQL),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
     ]

@@ -18,7 +18,6 @@ from executionlogs.latency import (
     bucket_bounds,
     bucket_of,
     histogram_quantile,
-    latency_record,
     latency_stats_rebuild,
 )
 from executionlogs.models import ExecutionLog, LatencyStat
@@ -110,6 +109,27 @@ def test_the_histogram_median_is_within_its_resolution_of_the_exact_one():
     assert bucket_of(0.0) == bucket_of(0.99) == 0 and bucket_of(1e13) == BUCKET_COUNT - 1
 
 
+@pytest.mark.django_db
+def test_the_database_puts_each_latency_in_the_bucket_python_reads_it_from(device):
+    values = [0.0, 0.3, 1.0, 1.05, 2.0, 17.25, 999.9, 1000.0, 65_432.1, 3.1e10, 5e12]
+    for index, value in enumerate(values):
+        append_log(device, action_type=f"bucket-{index}", latency_ms=value)
+    for index, value in enumerate(values):
+        histogram = stat(device, f"bucket-{index}").histogram
+        assert histogram.index(1) == bucket_of(value) and sum(histogram) == 1, value
+
+
+@pytest.mark.django_db
+def test_an_entry_appended_by_any_path_counts(device):
+    """The trigger counts what the database inserts: the service, a factory, objects.create."""
+    from tests.factories import ExecutionLogFactory
+
+    ExecutionLogFactory(device=device, action_type="robot.aspirate", latency_ms=10.0)
+    ExecutionLog.objects.create(device=device, action_type="robot.aspirate", status="success", latency_ms=20.0)
+    append_log(device, latency_ms=30.0)
+    assert stat(device).count == 3 and stat(device).sum_ms == 60.0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_entry_rolled_back_takes_its_count_with_it(device):
     append_log(device)
@@ -141,18 +161,26 @@ def _in_threads(count: int, target) -> list:
     return errors
 
 
+RAW_INSERT = """
+INSERT INTO executionlogs_executionlog (device_id, action_type, operation, request, status, latency_ms,
+    started_at, attempt, caused_by, created_at, previous_hash, entry_hash)
+VALUES (%s, 'race', 'race', '{}', 'success', %s, now(), 1, 'worker', now(), '', '')
+"""
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("round_", [1, 2, 3])
 def test_concurrent_counts_are_never_lost(round_):
-    """The upsert alone, without the chain lock that serialises log writers: 8 threads add 25 entries
-    each to one new pair at once (so its first row is raced for too), each in its own transaction."""
+    """The trigger's upsert alone, without the chain lock that serialises the application's log
+    writers: 8 threads insert 25 rows each (raw SQL, outside the chain: only the counting is under
+    test) for one new pair at once, so its first row is raced for too, each in its own transaction."""
     device = DeviceFactory(id=f"stats-race-{round_}")
     threads, per_thread = 8, 25
 
     def add(index):
         for n in range(per_thread):
             with transaction.atomic(), connection.cursor() as cursor:
-                latency_record(cursor, device_id=device.pk, action_type="race", latency_ms=float(index * 100 + n))
+                cursor.execute(RAW_INSERT, [device.pk, float(index * 100 + n)])
 
     assert _in_threads(threads, add) == []
     kept = stat(device, "race")
