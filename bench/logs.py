@@ -15,7 +15,12 @@ over HTTP, with a bearer token, what a client sees:
   (its cursor is the key of row 50 x 999, exactly what following 999 ``next`` links gives);
   median and p95 of repeated requests, plus the database's own execution time (EXPLAIN ANALYZE);
 - a full NDJSON export: rows per second, and the web worker's resident memory before and its
-  peak during the export (VmRSS sampled, and the kernel's VmHWM high-water mark).
+  peak during the export (VmRSS sampled, and the kernel's VmHWM high-water mark);
+- the cost of a wait-time estimate's latency figures at this log size (``--wait-time-only``
+  measures just this, without the web server): before, the median aggregated over the log for
+  the (action type, device) pairs of a seeded device (the query the estimate ran until issue 15);
+  after, the same pairs read from the latency statistics, and one whole ``wait_time_estimate``
+  behind a holder with a step of each pair (set up and rolled back in one transaction).
 """
 
 import argparse
@@ -167,11 +172,102 @@ def measure_export(session, url: str, worker_pid: int) -> dict:
     }
 
 
+def timed_ms(call, repeat: int) -> dict:
+    timings = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - began) * 1000)
+    timings.sort()
+    return {"median_ms": round(statistics.median(timings), 2), "max_ms": round(timings[-1], 2)}
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def measure_wait_time(repeat: int) -> dict:
+    """Latency figures of one estimate, before (aggregated over the log) and after (statistics)."""
+    from django.db import transaction
+    from django.db.models import Aggregate, FloatField
+
+    from devices.models import ActionType, Booking, Device
+    from devices.wait_time import wait_time_estimate
+    from executionlogs.latency import BUCKET_COUNT, bucket_of
+    from executionlogs.models import ExecutionLog, LatencyStat
+    from workflows.models import RunStep, Workflow
+    from workflows.remaining_work import measured_medians
+
+    class Median(Aggregate):  # the aggregate the estimate used until issue 15
+        function = "PERCENTILE_CONT"
+        template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+        output_field = FloatField()
+
+    def legacy_medians(pairs):
+        rows = (
+            ExecutionLog.objects.filter(
+                action_type__in={name for name, _ in pairs},
+                device_id__in={device_id for _, device_id in pairs},
+                status="success",
+                latency_ms__isnull=False,
+            )
+            .order_by()
+            .values("action_type", "device_id")
+            .annotate(median_ms=Median("latency_ms"))
+        )
+        return {(row["action_type"], row["device_id"]): row["median_ms"] / 1000.0 for row in rows}
+
+    # The first seeded (synthetic) device whose kind has action types (seed_demo registers them).
+    device, action_types = next(
+        (device, list(ActionType.objects.filter(device_kind=device.kind).order_by("name")[:4]))
+        for device in Device.objects.filter(pk__startswith="synthetic-").order_by("pk")
+        if ActionType.objects.filter(device_kind=device.kind).exists()
+    )
+    pairs = {(action_type.name, device.pk) for action_type in action_types}
+    rows_on_device = ExecutionLog.objects.filter(device=device, action_type__in=[n for n, _ in pairs]).count()
+    report = {"device": device.pk, "pairs": len(pairs), "log_rows_of_those_pairs": rows_on_device}
+    report["before_median_over_the_log"] = timed_ms(lambda: legacy_medians(pairs), max(3, repeat // 5))
+    try:
+        with transaction.atomic():
+            # Seeded entries are synthetic and never counted: give the pairs statistics, a holder
+            # with one step of each and a waiter, all rolled back after the measurement.
+            for name, _ in pairs:
+                histogram = [0] * BUCKET_COUNT
+                for latency_ms in (900.0, 1100.0, 1300.0):
+                    histogram[bucket_of(latency_ms)] += 1
+                LatencyStat.objects.create(device=device, action_type=name, count=3, sum_ms=3300.0, histogram=histogram)
+            holder, waiter = Workflow.objects.create(name="bench holder"), Workflow.objects.create(name="bench waiter")
+            for position, action_type in enumerate(action_types):
+                RunStep.objects.create(
+                    workflow=holder,
+                    position=position,
+                    step_name=action_type.name,
+                    action_type=action_type,
+                    device=device,
+                )
+            RunStep.objects.create(
+                workflow=waiter, position=0, step_name=action_types[0].name, action_type=action_types[0], device=device
+            )
+            Booking.objects.create(device=device, workflow=holder)
+            report["after_latency_statistics"] = timed_ms(lambda: measured_medians(pairs), repeat)
+            report["after_whole_estimate"] = timed_ms(
+                lambda: wait_time_estimate(device=device, workflow=waiter), repeat
+            )
+            report["estimated_wait_seconds"] = wait_time_estimate(device=device, workflow=waiter)[
+                "estimated_wait_seconds"
+            ]
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return report
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0, help="Append this many entries with seed_logs first.")
     parser.add_argument("--repeat", type=int, default=30, help="Requests per latency figure.")
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--wait-time-only", action="store_true", help="Only the wait-time figures (no web server).")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         sys.exit("Set DATABASE_URL to a dedicated benchmark database.")
@@ -195,6 +291,9 @@ def main():
             "WHERE oid = 'executionlogs_executionlog'::regclass"
         )
         estimated_rows, table_bytes = cursor.fetchone()
+    if args.wait_time_only:
+        print(json.dumps({"rows": estimated_rows, "wait_time": measure_wait_time(args.repeat)}, indent=2))
+        return
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
     _, token = token_issue(user=user, name=f"bench-{time.time():.0f}")
 
@@ -235,6 +334,7 @@ def main():
                 )[:51]
             ),
         }
+        report["wait_time"] = measure_wait_time(args.repeat)
         if not args.skip_export:
             report["export_ndjson"] = measure_export(session, f"{base}/export?format=ndjson", worker_pid)
     finally:

@@ -6,11 +6,13 @@ served before the asking workflow takes the slot that frees first and keeps it f
 remaining plan; the asking workflow's wait is when the first slot frees after all of those. With
 capacity 1 that is the holder's remaining work plus the plans of everyone ahead.
 
-Each run-step costs the median measured latency of its action type on its device in the
-execution log when there is history (successful dispatches), else its ActionType's
+Each run-step costs the median measured latency of its action type on its device when there is
+history (successful real dispatches, read from the latency statistics the execution log keeps
+up to date, so an estimate costs the same at any log size), else its ActionType's
 ``estimated_duration_seconds`` (scaled like the mock's latency with mock hardware:
 ``estimated_action_seconds``). A workflow that has no run-steps at all (a booking made by hand
-through the original API) counts ``LABCORE_WAIT_FALLBACK_SECONDS`` (default 60). The estimate is
+through the original API) counts ``LABCORE_WAIT_FALLBACK_SECONDS`` (default 60); a manual run
+counts it on top of its steps left (its operator's part, until ``complete``). The estimate is
 0 only when a slot is free for the asker now (capacity 1: a free device nobody waits for); else
 it is never less than 1 s. Method and caveats: docs/booking.md. The remaining work of a workflow
 (its run-steps, priced with the execution log) is computed by workflows

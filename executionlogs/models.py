@@ -1,12 +1,14 @@
 """The forensic record: one append-only entry per dispatch, and cell-analysis results."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Now
 
 from executionlogs.chain import chain_append
 from executionlogs.choices import Cause, LogStatus
+from executionlogs.latency import BUCKET_COUNT, histogram_quantile
 from labcore.append_only import AppendOnlyError, AppendOnlyModel, AppendOnlyQuerySet
 
 
@@ -120,6 +122,49 @@ class ExecutionLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("execution log entries are never deleted")
+
+
+def _empty_histogram() -> list[int]:
+    return [0] * BUCKET_COUNT
+
+
+class LatencyStat(models.Model):
+    """Successful latencies of one action type on one device, kept as entries are appended.
+
+    Derived from the log (``executionlogs.latency``): updated in place by a trigger on the log, one
+    atomic upsert per counted entry in the entry's own transaction, and built from the existing log
+    by migration 0007. Not part of the forensic record.
+    """
+
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+", db_index=False)
+    action_type = models.CharField(max_length=100)
+    count = models.BigIntegerField(default=0)
+    sum_ms = models.FloatField(default=0.0)
+    histogram = ArrayField(
+        models.IntegerField(),
+        size=BUCKET_COUNT,
+        default=_empty_histogram,
+        help_text="Entries per log-spaced latency bucket (executionlogs.latency.bucket_of).",
+    )
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["device", "action_type"]
+        constraints = [
+            # The upsert's conflict target, and the index every read uses.
+            models.UniqueConstraint(fields=["device", "action_type"], name="latencystat_device_action"),
+        ]
+
+    def __str__(self):
+        return f"{self.device_id} {self.action_type}: {self.count}"
+
+    @property
+    def median_ms(self) -> float | None:
+        return histogram_quantile(self.histogram, 0.5)
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.sum_ms / self.count if self.count else None
 
 
 class CellAnalysisResult(models.Model):

@@ -1,5 +1,13 @@
 """Bulk synthetic execution logs for measurement (``seed_logs``), still a valid hash chain.
 
+Synthetic data stays apart from the lab's own: the entries go on synthetic devices (``synthetic-*``,
+one per device kind, kept offline so nothing is ever booked on them) and synthetic workflows
+(``synthetic-*``, created by the seed and dated before their first entry), never on real ones,
+and every entry carries the cause ``synthetic``, which the latency statistics and so the
+wait-time estimates never count (executionlogs.latency). The log is append-only: whatever the
+seed writes stays, so it must never be mixed into real records. It refuses to run with
+production settings (``seeding_check``).
+
 Rows are streamed into PostgreSQL with COPY in batches, one transaction per batch. Each batch
 takes the chain lock, reads the chain head and reserves a block of ids from the table's
 sequence, then hashes its rows in Python exactly as ``chain_append`` would (payloads in their
@@ -9,11 +17,15 @@ jsonb text form, computed by ``jsonb_text``). Live writers simply queue between 
 import random
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
+from devices.choices import DeviceKind, DeviceStatus
+from devices.inventory import device_create
 from devices.models import ActionType, Device
+from devices.services import device_status_set
 from executionlogs.chain import CHAIN_LOCK, GENESIS_HASH, HASHED_FIELDS, canonical_digest, jsonb_text
 from executionlogs.choices import Cause, LogStatus
 from executionlogs.models import ExecutionLog
@@ -23,6 +35,63 @@ COPY_COLUMNS = (*HASHED_FIELDS, "previous_hash", "entry_hash")
 STATUS_WEIGHTS = [("success", 940), ("error", 40), ("timeout", 15), ("unknown", 5)]
 VARIANTS_PER_ACTION = 48
 FALLBACK_ACTIONS = ["pipette_transfer", "dispense_reagent", "plate_read"]
+SYNTHETIC_PREFIX = "synthetic-"
+# At most this many synthetic workflows per seed, each owning an equal slice of the time span.
+SYNTHETIC_WORKFLOWS = 200
+
+
+class SeedingRefused(ValueError):
+    """Synthetic data was asked for where it must not go."""
+
+
+def seeding_check() -> None:
+    """Refuse production settings: synthetic entries in a real, append-only log would stay forever.
+
+    Allowed with DEBUG on (development) or with ``LABCORE_ALLOW_SEED`` (a scratch database run with
+    DEBUG off, the test suite); the production settings force that off.
+    """
+    if not settings.DEBUG and not getattr(settings, "LABCORE_ALLOW_SEED", False):
+        raise SeedingRefused(
+            "seed_logs writes synthetic data into the append-only execution log, where it stays: it refuses "
+            "to run with production settings (DEBUG is off). For a scratch database use the dev settings "
+            "or set LABCORE_ALLOW_SEED=1."
+        )
+
+
+def synthetic_devices() -> list[Device]:
+    """One offline device per kind, ``synthetic-<kind>``: created the first time, reused after.
+
+    Offline, so no booking, queue or scheduler ever uses them (devices taken out of service are
+    skipped everywhere a device is chosen); named so no one takes them for instruments.
+    """
+    devices = []
+    for kind in DeviceKind:
+        device_id = SYNTHETIC_PREFIX + kind.value.replace("_", "-")
+        device = Device.objects.filter(pk=device_id).first()
+        if device is None:
+            device = device_create(id=device_id, name=f"Synthetic {kind.label.lower()} (seed_logs data)", kind=kind)
+        if device.status != DeviceStatus.OFFLINE:
+            device_status_set(device=device, status=DeviceStatus.OFFLINE)
+        devices.append(device)
+    return devices
+
+
+def synthetic_workflows(*, count: int, start: datetime, span: timedelta) -> list[int]:
+    """``count`` synthetic workflows, the i-th created at ``start + i * span / count``: entries in its
+    slice of the span come after it. Workflows sit above the execution log: their table is reached
+    through the log's foreign key, and they are only ever created here, never run."""
+    workflows = ExecutionLog._meta.get_field("workflow").related_model
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    created = workflows.objects.bulk_create(
+        [
+            workflows(name=f"{SYNTHETIC_PREFIX}{stamp}-{index + 1:03d} (seed_logs data, never run)", mode="manual")
+            for index in range(count)
+        ]
+    )
+    for index, workflow in enumerate(created):
+        workflow.created_at = start.replace(tzinfo=UTC) + span * index / count  # auto_now_add set it to now
+    workflows.objects.bulk_update(created, ["created_at"])
+    return [workflow.pk for workflow in created]
 
 
 def _request(rng: random.Random, action: str, device_id: str) -> dict:
@@ -48,19 +117,19 @@ def _response(rng: random.Random, status: str) -> dict | None:
 
 
 class _Vocabulary:
-    """Devices, their action types and pre-rendered payload variants to draw rows from."""
+    """Synthetic devices, their kinds' action types, synthetic workflows and pre-rendered payload
+    variants to draw rows from."""
 
-    def __init__(self, rng: random.Random):
-        devices = list(Device.objects.order_by("id").values_list("id", "kind"))
-        if not devices:
-            raise ValueError("no devices: run `python manage.py seed_demo` first")
+    def __init__(self, rng: random.Random, *, workflow_count: int, start: datetime, span: timedelta):
         actions_by_kind: dict[str, list[str]] = {}
-        for name, kind in ActionType.objects.values_list("name", "device_kind"):
+        for name, kind in ActionType.objects.order_by("name").values_list("name", "device_kind"):
             actions_by_kind.setdefault(kind, []).append(name)
-        self.devices = [(device_id, actions_by_kind.get(kind) or FALLBACK_ACTIONS) for device_id, kind in devices]
-        # Workflows sit above the execution log: reach their table through the log's foreign key.
-        workflows = ExecutionLog._meta.get_field("workflow").related_model
-        self.workflow_ids = list(workflows.objects.order_by("-id").values_list("id", flat=True)[:200])
+        with transaction.atomic():
+            devices = synthetic_devices()
+            self.workflow_ids = synthetic_workflows(count=workflow_count, start=start, span=span)
+        self.devices = [(device.pk, actions_by_kind.get(device.kind) or FALLBACK_ACTIONS) for device in devices]
+        self.start = start
+        self.workflow_span = span / workflow_count
         self.statuses = [status for status, weight in STATUS_WEIGHTS for _ in range(weight)]
         # (device, action, status) -> list of (request text, response text): rendering jsonb text is
         # the costly part, so each row picks one of a few dozen variants.
@@ -102,13 +171,17 @@ def _copy_field(value) -> str:
 def logs_seed(
     *, count: int, days: float = 30, end: datetime | None = None, batch_size: int = 100_000, seed=None, progress=None
 ) -> int:
-    """Append ``count`` realistic entries spread over ``days`` days ending at ``end`` (now)."""
+    """Append ``count`` realistic synthetic entries spread over ``days`` days ending at ``end`` (now).
+
+    Refused with production settings (SeedingRefused, a ValueError).
+    """
+    seeding_check()
     rng = random.Random(seed)
-    vocabulary = _Vocabulary(rng)
     end = (end or timezone.now()).astimezone(UTC).replace(tzinfo=None)
     span = timedelta(days=days)
     step = span / max(count, 1)
     start = end - span
+    vocabulary = _Vocabulary(rng, workflow_count=max(1, min(SYNTHETIC_WORKFLOWS, count)), start=start, span=span)
     written = 0
     columns = ", ".join(COPY_COLUMNS)
     while written < count:
@@ -150,7 +223,10 @@ def _row(rng: random.Random, vocabulary: _Vocabulary, entry_id: int, around: dat
     started_at = around + timedelta(microseconds=rng.randrange(0, 500_000))
     finished_at = None if status == "unknown" else started_at + timedelta(milliseconds=latency_ms)
     created_at = started_at + timedelta(milliseconds=latency_ms + 2)
-    workflow_id = rng.choice(vocabulary.workflow_ids) if vocabulary.workflow_ids and rng.random() < 0.5 else None
+    workflow_id = None
+    if rng.random() < 0.5:  # half the entries belong to a run: the one whose slice of time this is
+        index = min(int((around - vocabulary.start) / vocabulary.workflow_span), len(vocabulary.workflow_ids) - 1)
+        workflow_id = vocabulary.workflow_ids[index]
     return [
         entry_id,
         device_id,
@@ -165,7 +241,7 @@ def _row(rng: random.Random, vocabulary: _Vocabulary, entry_id: int, around: dat
         started_at.isoformat(timespec="microseconds") + "Z",
         None if finished_at is None else finished_at.isoformat(timespec="microseconds") + "Z",
         1,  # attempt
-        Cause.SYSTEM.value,
+        Cause.SYNTHETIC.value,
         None,  # user
         created_at.isoformat(timespec="microseconds") + "Z",
     ]

@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from devices.models import Device
-from executionlogs.models import CellAnalysisResult, ExecutionLog
+from executionlogs.models import CellAnalysisResult, ExecutionLog, LatencyStat
 from labcore.exceptions import NotFound
 
 
@@ -35,3 +35,18 @@ def execution_logs_of_device(device_id: str) -> QuerySet[ExecutionLog]:
 def cell_analysis_result_list() -> QuerySet[CellAnalysisResult]:
     """Results newest first, with the sample the serializer shows by barcode."""
     return CellAnalysisResult.objects.select_related("sample").order_by("-measured_at", "-id")
+
+
+def latency_medians_seconds(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """Median successful latency in seconds per (action type name, device id) that has history.
+
+    Read from the statistics kept as entries are appended (executionlogs.latency): one indexed
+    query on a table of one row per pair, whatever the size of the log.
+    """
+    if not pairs:
+        return {}
+    wanted = Q()
+    for action_type, device_id in pairs:
+        wanted |= Q(action_type=action_type, device_id=device_id)
+    rows = LatencyStat.objects.filter(wanted, count__gt=0).only("device_id", "action_type", "histogram")
+    return {(row.action_type, row.device_id): row.median_ms / 1000.0 for row in rows}

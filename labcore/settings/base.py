@@ -334,6 +334,9 @@ LABCORE_LOCK_TIMEOUT_MS = int(os.environ.get("LABCORE_LOCK_TIMEOUT_MS", 5000))
 LABCORE_UNSTARTED_BOOKING_SECONDS = env_float("LABCORE_UNSTARTED_BOOKING_SECONDS", 300.0)
 # Wait-time estimate: what a booking holder with no run-steps (a manual booking) is assumed to need.
 LABCORE_WAIT_FALLBACK_SECONDS = env_float("LABCORE_WAIT_FALLBACK_SECONDS", 60.0)
+# seed_logs writes synthetic measurement data: only with DEBUG on, or with this set (a scratch
+# database run with DEBUG off). The production settings refuse it whatever the environment says.
+LABCORE_ALLOW_SEED = env_bool("LABCORE_ALLOW_SEED", False)
 
 LOGGING = {
     "version": 1,

@@ -27,3 +27,6 @@ LABCORE_MOCK_HARDWARE = env_bool("LABCORE_MOCK_HARDWARE", False)  # noqa: F405
 # database restart is noticed before it is used (health check) and replaced, never a 500.
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("LABCORE_DB_CONN_MAX_AGE", 60))  # noqa: F405
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
+
+# Synthetic measurement data (seed_logs) never goes into a production database.
+LABCORE_ALLOW_SEED = False

@@ -28,3 +28,5 @@ LABCORE_MOCK_LATENCY_SCALE = env_float("LABCORE_MOCK_LATENCY_SCALE", 0.0)  # noq
 # The suite makes thousands of requests; the throttling test turns limits on for itself.
 LABCORE_API_THROTTLE_RATE = ""
 LABCORE_API_ANON_THROTTLE_RATE = ""
+# Django runs tests with DEBUG off; the seed_logs tests need it (one test turns it off again).
+LABCORE_ALLOW_SEED = True

@@ -34,7 +34,7 @@ def test_seed_logs_spreads_entries_over_days_and_keeps_the_chain(demo_lab):
     after = append_log(device)
     assert ExecutionLog.objects.count() == 3002
     seeded = ExecutionLog.objects.exclude(pk__in=[live.pk, after.pk])
-    assert seeded.values("device").distinct().count() == 7
+    assert seeded.values("device").distinct().count() == 7  # one synthetic device per kind
     assert set(seeded.values_list("status", flat=True)) >= {"success", "error"}
     span = seeded.order_by("-started_at")[0].started_at - seeded.order_by("started_at")[0].started_at
     assert timedelta(days=9) < span <= timedelta(days=10, seconds=1)
@@ -44,9 +44,16 @@ def test_seed_logs_spreads_entries_over_days_and_keeps_the_chain(demo_lab):
 
 
 @pytest.mark.django_db
-def test_seed_logs_needs_devices():
-    with pytest.raises(CommandError, match="seed_demo"):
-        call_command("seed_logs", "--count", "10")
+def test_seed_logs_needs_no_lab_of_its_own():
+    """It brings its synthetic devices and workflows (it used to need seed_demo's devices)."""
+    call_command("seed_logs", "--count", "10", stdout=StringIO())
+    assert ExecutionLog.objects.count() == 10
+
+
+@pytest.mark.django_db
+def test_seed_logs_rejects_bad_arguments():
+    with pytest.raises(CommandError, match="positive"):
+        call_command("seed_logs", "--count", "0")
 
 
 def plan_of(queryset) -> dict:
@@ -87,7 +94,7 @@ def test_search_and_listing_use_an_index(demo_lab):
         "search, next page": first_page(
             execution_logs_in_range(execution_log_list(), start=day, end=day + timedelta(days=1)), middle
         ),
-        "device": first_page(execution_log_list().filter(device_id="incubator-1")),
+        "device": first_page(execution_log_list().filter(device_id="synthetic-incubator")),
         "status, rare": first_page(execution_log_list().filter(status="error")),
         "status, common": first_page(execution_log_list().filter(status="success")),
         "action type": first_page(execution_log_list().filter(action_type="plate_read")),

@@ -1,4 +1,8 @@
-"""``python manage.py seed_logs --count N``: bulk synthetic execution logs for measurement."""
+"""``python manage.py seed_logs --count N``: bulk synthetic execution logs for measurement.
+
+The entries go on synthetic devices and workflows (``synthetic-*``), carry the cause ``synthetic``
+and never feed latency statistics; the command refuses production settings.
+"""
 
 import time
 
@@ -9,8 +13,9 @@ from executionlogs.seeding import logs_seed
 
 class Command(BaseCommand):
     help = (
-        "Append N realistic execution log entries spread over a span of days across the lab's devices "
-        "(run seed_demo first), with COPY in large batches. The hash chain stays valid."
+        "Append N realistic synthetic execution log entries spread over a span of days, on synthetic devices "
+        "and workflows (synthetic-*, created as needed; never the lab's own), with COPY in large batches. "
+        "The hash chain stays valid. Refused with production settings (DEBUG off, unless LABCORE_ALLOW_SEED)."
     )
 
     def add_arguments(self, parser):
