@@ -74,10 +74,10 @@ class DispatchLease:
 class _Renewer:
     """The process's lease renewer: one thread that wakes when the next held lease is due.
 
-    Holding and dropping a lease never wakes it (the first renewal of a new lease is a whole
-    interval away, and an idle thread looks again every interval), so an action costs the
-    dispatching thread two dictionary operations under a lock; only dropping the last lease
-    while the thread has a connection open wakes it, to close that connection at once.
+    Holding a lease wakes it only when it was idle (to time the new lease's first renewal, a
+    whole interval away), so an action costs the dispatching thread two dictionary operations
+    and at most one notify under a lock; dropping the last lease while the thread has a
+    connection open wakes it, to close that connection at once.
     """
 
     def __init__(self):
@@ -89,10 +89,14 @@ class _Renewer:
     def hold(self, lease: DispatchLease) -> None:
         with self._condition:
             lease.held = True
+            was_idle = not self._held
             self._held[id(lease)] = lease
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="dispatch-lease-renewer", daemon=True)
                 self._thread.start()
+            elif was_idle:
+                # The idle thread sleeps a whole (possibly since changed) interval: let it time the new lease.
+                self._condition.notify()
 
     def drop(self, lease: DispatchLease) -> None:
         with self._condition:
