@@ -130,6 +130,31 @@ def test_an_entry_appended_by_any_path_counts(device):
     assert stat(device).count == 3 and stat(device).sum_ms == 60.0
 
 
+@pytest.mark.django_db
+def test_one_statement_of_many_entries_is_counted_whole_and_fast(device):
+    """A bulk INSERT (or COPY) is counted once per pair and bucket, not row by row.
+
+    Row by row, one transaction updating one stats row 50,000 times walks ever longer version
+    chains (quadratic: 200,000 rows ran for more than 15 minutes); per statement it is a few upserts.
+    """
+    other = DeviceFactory(id="bulk-other")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO executionlogs_executionlog (device_id, action_type, operation, request, status, latency_ms,"
+            " started_at, attempt, caused_by, created_at, previous_hash, entry_hash)"
+            " SELECT CASE WHEN n %% 5 = 0 THEN %s ELSE %s END, 'bulk.action', '', '{}'::jsonb,"
+            " CASE WHEN n %% 10 = 1 THEN 'error' ELSE 'success' END, CASE WHEN n %% 2 = 0 THEN 10 ELSE 1000 END,"
+            " now(), 1, 'worker', now(), '', '' FROM generate_series(1, 50000) AS n",
+            [other.pk, device.pk],
+        )
+    mine, theirs = stat(device, "bulk.action"), stat(other, "bulk.action")
+    # n % 5 == 0 goes to the other device (10,000 rows, even and odd alike); errors (n % 10 == 1) never count.
+    assert (mine.count, theirs.count) == (40_000 - 5_000, 10_000)
+    assert mine.histogram[bucket_of(10)] == 20_000 and mine.histogram[bucket_of(1000)] == 15_000
+    assert theirs.histogram[bucket_of(10)] == 5_000 and theirs.histogram[bucket_of(1000)] == 5_000
+    assert mine.sum_ms == 20_000 * 10 + 15_000 * 1000
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_entry_rolled_back_takes_its_count_with_it(device):
     append_log(device)
