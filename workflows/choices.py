@@ -34,6 +34,8 @@ class WorkflowStatus(models.TextChoices):
 FINISHED_WORKFLOW_STATUSES = (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
 # Started and not finished: it may hold devices or wait for them.
 ACTIVE_WORKFLOW_STATUSES = (WorkflowStatus.QUEUED, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
+# Not finished: still to start or on its way (a plate in such a campaign run is taken).
+UNFINISHED_WORKFLOW_STATUSES = (WorkflowStatus.CREATED, *ACTIVE_WORKFLOW_STATUSES)
 
 
 class WorkflowMode(models.TextChoices):

@@ -7,11 +7,11 @@ from django.db.models.functions import Coalesce
 
 from samples.models import Plate
 from workflows.choices import (
-    ACTIVE_WORKFLOW_STATUSES,
     DONE_STEP_STATUSES,
     FINISHED_WORKFLOW_STATUSES,
     IN_FLIGHT_STEP_STATUSES,
     LOGGED_STEP_STATUSES,
+    UNFINISHED_WORKFLOW_STATUSES,
     RunStepStatus,
     WorkflowStatus,
 )
@@ -255,7 +255,6 @@ def plates_for_campaign() -> QuerySet[Plate]:
     busy = WorkflowSample.objects.filter(
         sample__plate=OuterRef("pk"),
         workflow__campaign__isnull=False,
-        # campaign_create's UNFINISHED_WORKFLOW_STATUSES (services import this module, so not imported here).
-        workflow__status__in=(WorkflowStatus.CREATED, *ACTIVE_WORKFLOW_STATUSES),
+        workflow__status__in=UNFINISHED_WORKFLOW_STATUSES,
     )
     return Plate.objects.annotate(sample_count=Count("samples"), in_campaign_run=Exists(busy)).order_by("barcode")

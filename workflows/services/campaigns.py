@@ -24,14 +24,13 @@ from devices.handoff import devices_lock
 from labcore.exceptions import ApplicationError, ConflictError
 from labcore.locking import lock_rows
 from samples.models import Plate, Sample
-from workflows.choices import ACTIVE_WORKFLOW_STATUSES, WorkflowStatus
+from workflows.choices import UNFINISHED_WORKFLOW_STATUSES
 from workflows.models import Campaign, Protocol, RunStep, Workflow, WorkflowSample
 from workflows.models.campaigns import CAMPAIGN_NAME_MAX_LENGTH
 from workflows.services.creation import protocol_run_check, workflow_create_from_protocol
 from workflows.services.execution import workflow_start
 
 # Runs that still act on their plate: created (not yet started) and every active status.
-UNFINISHED_WORKFLOW_STATUSES = (WorkflowStatus.CREATED, *ACTIVE_WORKFLOW_STATUSES)
 MAX_PLATES = 500
 
 
