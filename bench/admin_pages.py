@@ -119,8 +119,8 @@ def pages() -> dict[str, str]:
         "sample page": f"/admin/samples/sample/{sample.pk}/change/",
         "campaign list": "/admin/workflows/campaign/",
         "device schedule": "/admin/workflows/campaign/schedule/",
-        "device timeline": "/admin/workflows/timeline/",
-        "device timeline data": f"/admin/workflows/timeline/data/?device={device.pk}",
+        "device timeline": "/admin/workflows/campaign/timeline/",
+        "device timeline data": f"/admin/workflows/campaign/timeline/data/?device={device.pk}",
     }
     campaign = Campaign.objects.order_by("id").first()
     if campaign is not None:

@@ -42,6 +42,14 @@ def run_steps_for_progress() -> Prefetch:
     return Prefetch("run_steps", queryset=RunStep.objects.select_related("action_type", "unit").order_by("position"))
 
 
+def run_steps_for_counts() -> Prefetch:
+    """The prefetch for a progress that is only counted (a list page): each step's status, nothing
+    else. A page of 100 runs holds about 1,400 steps; building them whole, with their JSON
+    parameters and results and their joined types and units, was most of the run list's time."""
+    steps = RunStep.objects.only("id", "workflow_id", "position", "status").order_by("position")
+    return Prefetch("run_steps", queryset=steps)
+
+
 @dataclass(frozen=True)
 class Progress:
     """How far a run is: each count separately, so a cancelled run does not read as done."""

@@ -28,7 +28,7 @@ from workflows.admin.signing import report_view, sign_view
 from workflows.choices import RunStepStatus
 from workflows.models import RunStep, Workflow
 from workflows.run_page import CANCEL, CONTROLS, PAUSE, RESOLVE_DECISIONS, RESUME, START, RunPage, run_page
-from workflows.selectors import Progress, run_steps_for_progress, workflow_progress
+from workflows.selectors import Progress, run_steps_for_counts, workflow_progress
 from workflows.services.execution import workflow_cancel, workflow_pause, workflow_resume, workflow_start
 from workflows.services.recovery import workflow_resolve
 
@@ -296,7 +296,7 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Progress from one prefetch for the whole page (invariant 8), not one query per row.
-        return super().get_queryset(request).prefetch_related(run_steps_for_progress())
+        return super().get_queryset(request).prefetch_related(run_steps_for_counts())
 
     def has_add_permission(self, request):
         # A run is created with its plan and samples by the creation service (API, run_workflow,
