@@ -230,6 +230,17 @@ def test_the_campaign_list_links_to_start_a_campaign(admin_client, demo_lab):
     assert f'href="{CAMPAIGN_START}" id="campaign-start"' in page
 
 
+def test_a_published_protocol_links_to_a_campaign_start_with_itself_chosen(admin_client, demo_lab):
+    from workflows.models import Protocol
+
+    protocol = Protocol.objects.filter(status="published").order_by("id").first()
+    page = admin_client.get(reverse("admin:workflows_protocol_change", args=[protocol.pk])).content.decode()
+    link = f"{CAMPAIGN_START}?protocol={protocol.pk}"
+    assert f'href="{link}" id="protocol-campaign-start"' in page
+    form = admin_client.get(link).context["form"]
+    assert form.initial["protocol"] == protocol.pk
+
+
 @pytest.mark.parametrize(("role", "allowed"), [(VIEWER, False), (SCIENTIST, True)])
 def test_only_roles_that_may_run_workflows_open_the_run_and_campaign_pages(demo_lab, role, allowed):
     user = UserFactory(username=f"a-{role}", is_staff=True)
