@@ -63,7 +63,15 @@ def _requirements(steps: list[RunStep]) -> tuple[Requirement, ...]:
 
 
 def _active_runs():
-    todo = RunStep.objects.exclude(status__in=DONE_STEP_STATUSES).select_related("action_type").order_by("position")
+    # A lab's pending steps number in the thousands and share a dozen action types: each type is
+    # loaded once (not joined to every step, its JSON schema parsed per row), and the steps'
+    # own JSON (parameters, result), which planning never reads, is not loaded.
+    todo = (
+        RunStep.objects.exclude(status__in=DONE_STEP_STATUSES)
+        .defer("parameters", "result")
+        .prefetch_related("action_type")
+        .order_by("position")
+    )
     return list(
         Workflow.objects.filter(status__in=PLANNED_STATUSES, mode=WorkflowMode.AUTO, units__isnull=False)
         .distinct()
@@ -241,6 +249,7 @@ def schedule_read(*, device: str | None = None, start=None, end=None) -> list[Sl
     units = (
         RunUnit.objects.filter(started_at__isnull=False, started_at__lte=end)
         .exclude(ended_at__lt=start)
+        .only("id", "workflow_id", "step_name", "started_at", "ended_at")
         .prefetch_related(Prefetch("run_steps", queryset=RunStep.objects.only("unit_id", "device_id")))
     )
     for unit in units:
